@@ -1,0 +1,106 @@
+"""Atomic writes, backups and the install-directory lock."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import fcntl
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, Optional
+
+from dograh_installer.errors import LockedError
+
+LOCK_NAME = ".dograh.lock"
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename.
+
+    The mode is set with fchmod on the temp file before any data is written,
+    so a secret is never readable by others, whatever the umask.
+    """
+    directory = path.parent
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    fsync_directory(directory)
+
+
+def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write UTF-8 text without a byte-order mark, with LF line endings."""
+    atomic_write(path, text.replace("\r\n", "\n").encode("utf-8"), mode)
+
+
+def utc_timestamp(now: Optional[datetime.datetime] = None) -> str:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def backup_path(path: Path, timestamp: str) -> Path:
+    """Return ``<name>.bak.<timestamp>``, with a counter if that name is taken."""
+    candidate = path.with_name(f"{path.name}.bak.{timestamp}")
+    counter = 1
+    while candidate.exists() or candidate.is_symlink():
+        candidate = path.with_name(f"{path.name}.bak.{timestamp}.{counter}")
+        counter += 1
+    return candidate
+
+
+def backup_file(path: Path, timestamp: str) -> Optional[Path]:
+    """Copy ``path`` (mode included) to its backup name; None when it does not exist."""
+    if not path.exists():
+        return None
+    target = backup_path(path, timestamp)
+    if path.is_dir():
+        shutil.copytree(path, target, symlinks=True)
+    else:
+        data = path.read_bytes()
+        atomic_write(target, data, mode=path.stat().st_mode & 0o777)
+    return target
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path, command: str) -> Iterator[None]:
+    """Hold an exclusive flock on ``<directory>/.dograh.lock`` or raise LockedError.
+
+    flock is released by the kernel when the process dies, so a killed run
+    never leaves a stale lock behind.
+    """
+    lock_path = directory / LOCK_NAME
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise LockedError(
+                    f"another dograh command is already working in {directory} "
+                    f"(lock file {lock_path}); wait for it to finish, then run "
+                    f"'dograh {command}' again"
+                ) from None
+            raise
+        yield
+    finally:
+        os.close(fd)
