@@ -1,0 +1,1 @@
+"""One module per command: resolve inputs, call the logic, print, return an exit code."""

@@ -1,0 +1,124 @@
+"""The install's ``.env``: the keys it must hold, rendering, and parsing.
+
+Parsing uses python-dotenv's line parser, which keeps each binding's
+original text and line so edits can touch one line and keep the rest. It
+follows the rules docker compose applies to ``.env`` files: ``export``
+prefixes, single quotes (literal), double quotes (escapes), `` #`` starting
+an inline comment on unquoted values, and the last of duplicate keys wins.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional
+
+from dotenv.parser import parse_stream
+
+# Order and comments of the rendered file; every key a remote install sets.
+ENV_LAYOUT = [
+    ("Deployment", [
+        ("ENVIRONMENT", "Runtime mode of the API; keep 'production' on a server."),
+        ("SERVER_IP", "Public IPv4 address of this server. coturn's external-ip must match it."),
+        ("PUBLIC_HOST", "Host name or IP that browsers use; nginx's server_name must match it."),
+        ("PUBLIC_BASE_URL", "Always https:// followed by PUBLIC_HOST."),
+    ]),
+    ("WebRTC relay (coturn)", [
+        ("ENABLE_COTURN", "Run the bundled TURN server."),
+        ("TURN_SECRET", "Shared secret for TURN credentials; must equal static-auth-secret in turnserver.conf."),
+        ("FORCE_TURN_RELAY", "true sends all media through TURN (for strict NATs)."),
+    ]),
+    ("Secrets (generated once; changing them logs users out or breaks logins)", [
+        ("OSS_JWT_SECRET", "Signs login sessions; a new value logs everyone out."),
+        ("POSTGRES_PASSWORD", "Baked into the postgres volume on first start: do not change it here."),
+        ("REDIS_PASSWORD", "Password of the bundled redis."),
+        ("MINIO_ROOT_USER", "User of the bundled MinIO object store."),
+        ("MINIO_ROOT_PASSWORD", "Password of the bundled MinIO object store."),
+    ]),
+    ("Behaviour", [
+        ("ENABLE_TELEMETRY", "Send anonymous usage telemetry to the Dograh project."),
+        ("FASTAPI_WORKERS", "API worker processes (ports 8000 and up). Change it with 'dograh workers N', "
+                            "which also updates the nginx upstream."),
+    ]),
+]
+ENV_KEYS = [key for _, keys in ENV_LAYOUT for key, _ in keys]
+SECRET_KEYS = frozenset({"TURN_SECRET", "OSS_JWT_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD"})
+
+# A value made only of these characters needs no quotes under compose's rules.
+_BARE_VALUE = re.compile(r"[A-Za-z0-9._:/@+=,-]*")
+
+
+def quote_value(value: str) -> str:
+    """Return ``value`` as compose reads it back unchanged.
+
+    Single quotes make compose take the value literally, with no ``$``
+    interpolation; a value containing a single quote or a line break cannot
+    be written that way and is rejected.
+    """
+    if _BARE_VALUE.fullmatch(value):
+        return value
+    if "'" in value or "\n" in value or "\r" in value:
+        raise ValueError("value cannot be written to .env without changing its meaning")
+    return f"'{value}'"
+
+
+def render_env(values: Mapping[str, str], header: str) -> str:
+    missing = [key for key in ENV_KEYS if key not in values]
+    if missing:
+        raise KeyError(f"missing .env values: {', '.join(missing)}")
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    for title, keys in ENV_LAYOUT:
+        lines += ["", f"# --- {title} ---"]
+        for key, comment in keys:
+            lines.append(f"# {comment}")
+            lines.append(f"{key}={quote_value(values[key])}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class EnvBinding:
+    key: str
+    value: Optional[str]
+    line: int  # 1-based line of the binding's first line
+    original: str  # the binding's exact text, line break included
+
+
+@dataclass
+class EnvFile:
+    text: str
+    bindings: List[EnvBinding] = field(default_factory=list)
+    # 1-based lines that python-dotenv could not parse.
+    error_lines: List[int] = field(default_factory=list)
+
+    def values(self) -> Dict[str, str]:
+        """Return key to value as compose sees it: the last binding of a key wins."""
+        result: Dict[str, str] = {}
+        for binding in self.bindings:
+            if binding.value is not None:
+                result[binding.key] = binding.value
+        return result
+
+    def effective(self, key: str) -> Optional[EnvBinding]:
+        found = None
+        for binding in self.bindings:
+            if binding.key == key:
+                found = binding
+        return found
+
+
+def parse_env_text(text: str) -> EnvFile:
+    env = EnvFile(text=text)
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            env.error_lines.append(binding.original.line)
+        elif binding.key is not None:
+            env.bindings.append(
+                EnvBinding(binding.key, binding.value, binding.original.line, binding.original.string)
+            )
+    return env
+
+
+def read_env(path: Path) -> EnvFile:
+    return parse_env_text(path.read_text(encoding="utf-8"))
