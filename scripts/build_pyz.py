@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Build dist/dograh.pyz, a shiv zipapp that runs on CPython 3.9 to 3.14.
+
+Pure-Python dependencies come from requirements/zipapp.txt, resolved for
+Python 3.9. cffi and websockets ship a compiled module per Python version;
+their file names carry the version tag (``_cffi_backend.cpython-312-...so``),
+so the modules for every supported version sit side by side and each
+interpreter loads its own. cryptography uses the stable ABI (abi3), so one
+build serves them all. The zipapp targets this machine's architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PINS = ROOT / "requirements" / "zipapp.txt"
+OLDEST = "3.9"
+NEWER = ["3.10", "3.11", "3.12", "3.13", "3.14"]
+# Packages whose compiled modules differ per Python version.
+PER_VERSION = ["cffi", "websockets"]
+
+
+def platform_args() -> list:
+    machine = platform.machine()
+    tags = ["manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinux_2_34", "manylinux1", "manylinux_2_5"]
+    args = []
+    for tag in tags:
+        args += ["--platform", f"{tag}_{machine}"]
+    return args + ["--implementation", "cp", "--only-binary=:all:"]
+
+
+def pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True)
+
+
+def pinned(name: str) -> str:
+    for line in PINS.read_text().splitlines():
+        if line.lower().startswith(name.lower() + "=="):
+            return line.strip()
+    raise SystemExit(f"{name} is not pinned in {PINS}")
+
+
+def build(output: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="dograh-build-") as tmp:
+        work = Path(tmp)
+        site = work / "site-packages"
+        wheels = work / "wheels"
+        pip("wheel", "--no-deps", "-w", str(wheels), str(ROOT))
+        pip("install", "--no-deps", "--target", str(site), "--python-version", OLDEST, *platform_args(),
+            "-r", str(PINS), *map(str, wheels.glob("*.whl")))
+        for version in NEWER:
+            download = work / f"py{version}"
+            pip("download", "--no-deps", "-d", str(download), "--python-version", version, *platform_args(),
+                *[pinned(name) for name in PER_VERSION])
+            tag = "cpython-" + version.replace(".", "")
+            for wheel in download.glob("*.whl"):
+                with zipfile.ZipFile(wheel) as archive:
+                    for member in archive.namelist():
+                        if tag in member and member.endswith(".so"):
+                            archive.extract(member, site)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "shiv", "--site-packages", str(site), "-e", "dograh_installer.entry:main",
+             "-p", "/usr/bin/env python3", "--compressed", "--reproducible", "-o", str(output)],
+            check=True,
+        )
+    replace_main(output)
+    print(f"built {output} ({output.stat().st_size / 1024**2:.1f} MiB)")
+
+
+# shiv's own __main__ imports a bootstrap module that uses f-strings, which
+# an interpreter older than 3.6 cannot even compile; this one checks the
+# version first with syntax that Python 2.7 still reads.
+VERSION_GUARD = """\
+import sys
+if sys.version_info < (3, 9):
+    sys.stderr.write(
+        "dograh: error: Python 3.9 or newer is required, but this is Python %d.%d.%d (%s). "
+        "Install a newer python3 and run the command again.\\n"
+        % (sys.version_info[0], sys.version_info[1], sys.version_info[2], sys.executable)
+    )
+    sys.exit(2)
+"""
+
+
+def replace_main(output: Path) -> None:
+    """Prepend the version guard to the zipapp's __main__.py, keeping the shebang."""
+    data = output.read_bytes()
+    shebang = data[: data.index(b"\n") + 1]
+    with zipfile.ZipFile(output) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    temporary = output.with_suffix(".pyz.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(shebang)
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as target:
+            for info, content in entries:
+                if info.filename == "__main__.py":
+                    content = VERSION_GUARD.encode() + content
+                target.writestr(info, content)
+    temporary.chmod(0o755)
+    temporary.replace(output)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, default=ROOT / "dist" / "dograh.pyz")
+    args = parser.parse_args()
+    build(args.output)
+
+
+if __name__ == "__main__":
+    main()
