@@ -1,0 +1,1 @@
+"""``dograh doctor``: drift checks on an install directory, and their repair."""

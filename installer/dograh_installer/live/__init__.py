@@ -1,0 +1,1 @@
+"""``doctor --live``: checks against the running stack."""
