@@ -153,9 +153,9 @@ def _chown_to_sudo_user(directory: Path, environ: Dict[str, str]) -> None:
         os.chown(root, int(uid), int(gid))
         for name in dirs + files:
             path = os.path.join(root, name)
-            if name == TURN_NAME and root == str(directory):
-                continue  # keeps its nogroup group for coturn
-            os.chown(path, int(uid), int(gid), follow_symlinks=False)
+            # turnserver.conf keeps its nogroup group, which coturn reads it through.
+            group = -1 if name == TURN_NAME and root == str(directory) else int(gid)
+            os.chown(path, int(uid), group, follow_symlinks=False)
 
 
 def run_install(
@@ -169,8 +169,13 @@ def run_install(
         raise UsageError(f"{directory} exists and is not a directory; choose another --dir")
     if (directory / ENV_NAME).exists() and not settings.force_overwrite:
         raise ExistingInstallError(existing_install_message(directory))
+    created = not directory.exists()
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        if created:
+            # mkdir honours the umask, and under umask 000 the directory
+            # holding .env would be world-writable.
+            os.chmod(directory, 0o755)
     except OSError as exc:
         raise UsageError(f"cannot create install directory {directory}: {exc.strerror}") from exc
 

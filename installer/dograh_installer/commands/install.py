@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Dict, Mapping, Optional
 
 import click
@@ -52,7 +53,7 @@ def install_command(
     _print_summary(settings, result)
 
     up = docker_compose.compose_argv("up", "-d")
-    command = f"cd {result.directory} && sudo {docker_compose.shell_command(up)}"
+    command = f"cd {shlex.quote(str(result.directory))} && sudo {docker_compose.shell_command(up)}"
     if not start:
         click.echo(f"\nNext: start the stack with\n  {command}")
         click.echo(f"Then check it with\n  dograh doctor --dir {result.directory}")
