@@ -1,0 +1,43 @@
+"""Sorting connection failures into the cases the live checks report apart."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Optional
+
+# Codes from OpenSSL's X509_V_ERR_* list.
+_HOSTNAME_MISMATCH = 62
+_IP_ADDRESS_MISMATCH = 64
+
+
+def certificate_error(exc: BaseException) -> Optional[ssl.SSLCertVerificationError]:
+    """Return the certificate verification error behind ``exc`` (httpx and websockets wrap it), if any."""
+    seen = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def describe_certificate_error(error: ssl.SSLCertVerificationError, tls_name: str, cert_file: str) -> str:
+    if error.verify_code in (_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH):
+        return f"the certificate nginx serves is not valid for PUBLIC_HOST {tls_name} ({error.verify_message})"
+    return (f"the certificate nginx serves is not the install's {cert_file} "
+            f"({error.verify_message or error.reason})")
+
+
+def is_connect_failure(exc: BaseException) -> bool:
+    """Tell whether ``exc`` means no TCP connection to nginx could be made."""
+    current: Optional[BaseException] = exc
+    seen = set()
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (ConnectionRefusedError, ConnectionResetError, TimeoutError)):
+            return True
+        if isinstance(current, OSError) and current.errno is not None and not isinstance(current, ssl.SSLError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

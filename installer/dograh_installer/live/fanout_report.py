@@ -1,0 +1,216 @@
+"""Turning the fan-out check's handshakes into findings and a table per worker.
+
+Workers are matched by port: nginx.conf names them ``api:800X`` while
+``$upstream_addr`` reports the resolved address (a container IP), and every
+worker runs on the one ``api`` host.
+
+Pre-fork detection: when one upstream address is ``uvicorn --workers N``,
+nginx sees one server and cannot balance inside it, so the spread across
+processes is left to the kernel. The check reports this when the 101
+responses of one upstream carry more than one distinct worker PID (in
+``X-Dograh-Worker-Pid``, which the test stand-in API sends); the compose
+``top`` check reports it from the process list on a real stack.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Set
+
+from dograh_installer.findings import ERROR, INFO, OK, WARNING, Finding
+from dograh_installer.live.fanout_probe import Handshake
+from dograh_installer.nginx_conf import UpstreamServer, split_address
+
+GROUP = "live"
+EXISTING_CALLS_NOTE = (
+    "The check counts only its own connections. Calls in progress stay on the workers they started on: "
+    "least_conn places new connections and never moves existing ones, so right after a scale-up the old "
+    "workers still carry the old calls."
+)
+WORKERS_FIX = "dograh workers N (sets FASTAPI_WORKERS and the upstream together)"
+
+
+@dataclass
+class FanoutPlan:
+    path: str
+    connections: int
+    concurrency: int
+    hold: float
+    servers: List[UpstreamServer]  # the upstream's server lines in nginx.conf
+    env_ports: List[int]  # 8000.. for FASTAPI_WORKERS
+    upgrade_missing: List[str]  # what the /api/v1/ location lacks for WebSockets
+
+    @property
+    def mode(self) -> str:
+        if self.concurrency <= 1:
+            return "sequential"
+        return "burst" if self.concurrency >= self.connections else f"{self.concurrency} at a time"
+
+
+def _port(address: str) -> Optional[int]:
+    return split_address(address)[1]
+
+
+def _ranges(ports: List[int]) -> str:
+    return ", ".join(str(port) for port in sorted(ports))
+
+
+def _table(plan: FanoutPlan, counts: Counter, pids: Dict[int, Set[str]], unattributed: int,
+           failed: int) -> List[str]:
+    rows = [f"{'worker (upstream)':<24}{'connections':>12}  pids"]
+    for server in plan.servers:
+        pid_text = ", ".join(sorted(pids.get(server.port or -1, set())))
+        rows.append(f"{server.address:<24}{counts.get(server.port, 0):>12}  {pid_text}".rstrip())
+    listed = {server.port for server in plan.servers}
+    for port in sorted(set(counts) - listed):
+        rows.append(f"{'port ' + str(port) + ' (not listed)':<24}{counts[port]:>12}")
+    if unattributed:
+        rows.append(f"{'no X-Dograh-Upstream':<24}{unattributed:>12}")
+    if failed:
+        rows.append(f"{'failed handshakes':<24}{failed:>12}")
+    return rows
+
+
+def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
+    accepted = [result for result in results if result.accepted]
+    counts: Counter = Counter()
+    pids: Dict[int, Set[str]] = {}
+    unattributed = 0
+    for result in accepted:
+        port = _port(result.served_by) if result.served_by else None
+        if port is None:
+            unattributed += 1
+            continue
+        counts[port] += 1
+        if result.worker_pid:
+            pids.setdefault(port, set()).add(result.worker_pid)
+    failed = len(results) - len(accepted)
+    findings: List[Finding] = []
+
+    certificate = next((result.certificate_error for result in results if result.certificate_error), "")
+    if certificate:
+        findings.append(Finding(
+            id="live.fanout.certificate", status=ERROR, group=GROUP, message=certificate,
+            fix="make nginx serve certs/local.crt and certs/local.key from the install directory",
+        ))
+    findings += _handshake_failures(plan, results, accepted)
+    if accepted and unattributed == len(accepted):
+        findings.append(Finding(
+            id="live.fanout.no_attribution", status=WARNING, group=GROUP,
+            message="nginx sent no X-Dograh-Upstream header, so no connection can be attributed to a worker",
+            fix="dograh doctor --fix (adds the probe-only X-Dograh-Upstream header to the /api/v1/ location)",
+        ))
+    elif accepted:
+        findings += _worker_findings(plan, counts, pids)
+    dropped = Counter(_port(result.served_by or "") for result in accepted if result.dropped)
+    if dropped:
+        where = ", ".join(f"port {port}: {n}" if port else f"unknown worker: {n}" for port, n in sorted(
+            dropped.items(), key=lambda item: item[0] or 0))
+        findings.append(Finding(
+            id="live.fanout.dropped", status=ERROR, group=GROUP, data={"dropped": sum(dropped.values())},
+            message=f"{sum(dropped.values())} held WebSocket(s) were closed by the stack during the hold ({where}); "
+                    "a worker exited or restarted, and its calls were cut",
+            fix="read 'docker compose --profile remote logs api' for the worker's exit",
+        ))
+
+    problems = any(finding.status == ERROR for finding in findings)
+    summary = Finding(
+        id="live.fanout", status=INFO if problems or findings else OK, group=GROUP,
+        message=f"WebSocket fan-out ({plan.mode}): {len(accepted)} of {len(results)} connections to "
+                f"{plan.path} accepted and held {plan.hold:g} s. {EXISTING_CALLS_NOTE}",
+        details=_table(plan, counts, pids, unattributed, failed),
+        data={
+            "mode": plan.mode, "connections": len(results), "accepted": len(accepted),
+            "concurrency": plan.concurrency, "hold_seconds": plan.hold, "path": plan.path,
+            "per_worker": {server.address: counts.get(server.port, 0) for server in plan.servers},
+            "unattributed": unattributed, "failed": failed,
+        },
+    )
+    return [summary] + findings
+
+
+def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: List[Handshake]) -> List[Finding]:
+    findings: List[Finding] = []
+    tried_and_failed: Counter = Counter()
+    for result in results:
+        for address in result.upstreams[:-1]:
+            tried_and_failed[address] += 1
+    proxy_statuses = Counter(result.status for result in results if result.status in (502, 503, 504))
+    if tried_and_failed or proxy_statuses:
+        parts = [f"{address} failed {n} time(s) and nginx retried elsewhere"
+                 for address, n in sorted(tried_and_failed.items())]
+        parts += [f"{n} handshake(s) got HTTP {status}" for status, n in sorted(proxy_statuses.items())]
+        findings.append(Finding(
+            id="live.fanout.proxy_failure", status=ERROR, group=GROUP,
+            data={"failed_upstreams": dict(tried_and_failed), "statuses": {str(k): v for k, v in proxy_statuses.items()}},
+            message="nginx could not reach every upstream worker: " + "; ".join(parts),
+            fix=f"make the upstream list only running workers: {WORKERS_FIX}",
+        ))
+    rejected = Counter(result.status for result in results
+                       if result.status is not None and result.status != 101 and result.status not in proxy_statuses)
+    if rejected and not accepted:
+        statuses = ", ".join(f"HTTP {status} x{n}" for status, n in sorted(rejected.items()))
+        if plan.upgrade_missing:
+            findings.append(Finding(
+                id="live.fanout.no_upgrade", status=ERROR, group=GROUP,
+                message=f"the WebSocket upgrade does not reach the workers ({statuses}): the /api/v1/ location "
+                        f"in nginx.conf lacks {', '.join(plan.upgrade_missing)}",
+                fix="dograh doctor --fix, or add 'proxy_http_version 1.1;', 'proxy_set_header Upgrade "
+                    "$http_upgrade;' and 'proxy_set_header Connection $connection_upgrade;' to the location",
+            ))
+        else:
+            findings.append(Finding(
+                id="live.fanout.rejected", status=ERROR, group=GROUP,
+                message=f"every WebSocket handshake to {plan.path} was rejected ({statuses})",
+                fix="pass --ws-path with a WebSocket endpoint under /api/v1/ that accepts unauthenticated "
+                    "connections",
+            ))
+    errors = [result for result in results if result.error and not result.certificate_error]
+    if errors:
+        findings.append(Finding(
+            id="live.fanout.handshake_error", status=ERROR, group=GROUP, data={"errors": len(errors)},
+            message=f"{len(errors)} of {len(results)} WebSocket handshakes failed: {errors[0].error}",
+            fix="check that nginx is running and accepts this many connections (worker_connections)",
+        ))
+    return findings
+
+
+def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Set[str]]) -> List[Finding]:
+    findings: List[Finding] = []
+    listed = [server.port for server in plan.servers if server.port is not None]
+    idle_listed = [port for port in listed if counts.get(port, 0) == 0]
+    unlisted = [port for port in plan.env_ports if port not in listed]
+    if idle_listed or unlisted:
+        parts = []
+        if idle_listed:
+            parts.append(f"upstream worker(s) on port {_ranges(idle_listed)} received no connection "
+                         "(not running, or failing)")
+        if unlisted:
+            parts.append(f"FASTAPI_WORKERS={len(plan.env_ports)} runs worker(s) on port {_ranges(unlisted)} "
+                         "that nginx's upstream does not list, so they sit idle")
+        findings.append(Finding(
+            id="live.fanout.idle_worker", status=ERROR, group=GROUP,
+            data={"idle_upstream_ports": idle_listed, "unlisted_ports": unlisted},
+            message="; ".join(parts), fix=WORKERS_FIX,
+        ))
+    busy = [counts[port] for port in listed if counts.get(port, 0) > 0]
+    if len(busy) > 1 and max(busy) - min(busy) > 1:
+        findings.append(Finding(
+            id="live.fanout.spread", status=WARNING, group=GROUP,
+            data={"max": max(busy), "min": min(busy)},
+            message=f"connections per serving worker range from {min(busy)} to {max(busy)}; least_conn keeps "
+                    "connections held at once within 1 of each other",
+            fix="keep 'least_conn;' and a shared 'zone' in the upstream (dograh doctor --fix)",
+        ))
+    prefork = {port: sorted(found) for port, found in pids.items() if len(found) > 1}
+    if prefork:
+        where = "; ".join(f"port {port}: PIDs {', '.join(found)}" for port, found in sorted(prefork.items()))
+        findings.append(Finding(
+            id="live.fanout.prefork", status=ERROR, group=GROUP, data={"pids": prefork},
+            message=f"one upstream address is served by several processes ({where}): this is uvicorn "
+                    "--workers (pre-fork), where the kernel, not least_conn, places WebSockets and they pile up "
+                    "on a few processes",
+            fix="run one single-process uvicorn per port and list each port in the upstream: " + WORKERS_FIX,
+        ))
+    return findings

@@ -1,0 +1,146 @@
+"""``doctor --live``: run the live checks concurrently, each within its own time limit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Awaitable, List, Optional
+
+from dograh_installer.envfile import read_env
+from dograh_installer.errors import InputError, UsageError
+from dograh_installer.findings import ERROR, Finding
+from dograh_installer.live.compose_checks import check_compose_workers
+from dograh_installer.live.fanout_probe import open_and_hold
+from dograh_installer.live.fanout_report import FanoutPlan, build_findings
+from dograh_installer.live.health import check_health
+from dograh_installer.live.idle import check_idle
+from dograh_installer.live.nginx_location import missing_upgrade_directives
+from dograh_installer.live.options import LiveOptions
+from dograh_installer.live.target import Target, resolve_target
+from dograh_installer.nginx_conf import NginxParseError, parse_nginx, worker_ports
+
+GROUP = "live"
+DEFAULT_WS_PATH = "/api/v1/ws/probe"
+DEFAULT_HOLD = 3.0
+MIN_CONNECTIONS = 8
+CONNECTIONS_PER_WORKER = 4
+# Default bound of the whole run, on top of the idle check's own hold.
+DEFAULT_RUN_TIMEOUT = 120.0
+HANDSHAKE_TIMEOUT = 10.0
+HEALTH_TIMEOUT = 15.0
+COMPOSE_TIMEOUT = 30.0
+REACH_TIMEOUT = 5.0
+
+
+def _env_workers(values: dict) -> Optional[int]:
+    raw = values.get("FASTAPI_WORKERS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def _check_ws_path(path: str) -> str:
+    if not path.startswith("/api/v1/") or any(char.isspace() for char in path) or "#" in path:
+        raise InputError("--ws-path", f"invalid path {path!r}: expected a path under /api/v1/, "
+                                      f"such as {DEFAULT_WS_PATH}, which nginx proxies to the workers")
+    return path
+
+
+async def _bounded(name: str, finding_id: str, check: Awaitable, timeout: float) -> List[Finding]:
+    try:
+        result = await asyncio.wait_for(check, timeout)
+    except asyncio.TimeoutError:
+        return [Finding(id=finding_id, status=ERROR, group=GROUP,
+                        message=f"the {name} did not finish within {timeout:g} s",
+                        fix="pass a larger --timeout, or check the stack's load")]
+    return result if isinstance(result, list) else [result]
+
+
+async def _reachable(target: Target) -> Optional[str]:
+    """Return why no TCP connection to nginx can be made, or None when one can."""
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(target.connect_host, target.port), REACH_TIMEOUT)
+    except asyncio.TimeoutError:
+        return f"no answer within {REACH_TIMEOUT:g} s"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    writer.close()
+    return None
+
+
+async def _fanout(target: Target, plan: FanoutPlan) -> List[Finding]:
+    results = await open_and_hold(target, plan.path, plan.connections, plan.concurrency, plan.hold,
+                                  HANDSHAKE_TIMEOUT)
+    return build_findings(plan, results)
+
+
+async def _run_all(directory: Path, options: LiveOptions, target: Target, plan: FanoutPlan,
+                   expected_ports: List[int], bound: float) -> List[Finding]:
+    compose = _bounded("docker compose worker check", "live.workers",
+                       check_compose_workers(directory, expected_ports, COMPOSE_TIMEOUT), min(bound, COMPOSE_TIMEOUT * 2))
+    reason = await _reachable(target)
+    if reason is not None:
+        unreachable = Finding(
+            id="live.unreachable", status=ERROR, group=GROUP,
+            message=f"nginx at {target.connect_host}:{target.port} cannot be reached ({reason}), so the health, "
+                    "fan-out and idle checks did not run",
+            fix="start the stack with 'docker compose --profile remote up -d', or pass --url with nginx's address",
+        )
+        return [unreachable] + await compose
+    rounds = -(-plan.connections // plan.concurrency)
+    fanout_bound = min(bound, HANDSHAKE_TIMEOUT * rounds + plan.hold + 10)
+    checks = [
+        _bounded("health check", "live.health", check_health(target, HEALTH_TIMEOUT), min(bound, HEALTH_TIMEOUT + 5)),
+        _bounded("fan-out check", "live.fanout", _fanout(target, plan), fanout_bound),
+        compose,
+    ]
+    if options.idle_check:
+        checks.append(_bounded("idle check", "live.idle",
+                               check_idle(target, plan.path, options.idle_check, HANDSHAKE_TIMEOUT),
+                               min(bound, options.idle_check + HANDSHAKE_TIMEOUT + 15)))
+    findings: List[Finding] = []
+    for result in await asyncio.gather(*checks):
+        findings += result
+    return findings
+
+
+def run_live_checks(directory: Path, options: LiveOptions) -> List[Finding]:
+    """Check the running stack: workers, health through nginx, WebSocket fan-out, idle timeout.
+
+    Raises UsageError when .env is missing and InputError for an invalid
+    option; every failure of the stack itself becomes a finding.
+    """
+    env_path = directory / ".env"
+    try:
+        values = read_env(env_path).values()
+    except FileNotFoundError:
+        raise UsageError(f"{env_path} not found; pass --dir with the install directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {env_path}: {exc}") from exc
+    path = _check_ws_path(options.ws_path or DEFAULT_WS_PATH)
+    target = resolve_target(directory, options.url, values.get("PUBLIC_HOST"))
+
+    servers, upgrade_missing = [], []
+    try:
+        config = parse_nginx(directory / "nginx.conf")
+        upstream = config.upstream()
+        servers = upstream.servers if upstream else []
+        upgrade_missing = missing_upgrade_directives(config)
+    except (OSError, NginxParseError):
+        pass  # the static doctor checks report an unreadable nginx.conf
+    env_workers = _env_workers(values)
+    expected_ports = worker_ports(env_workers) if env_workers else []
+    workers = max(env_workers or 0, len(servers))
+    connections = options.connections or max(MIN_CONNECTIONS, CONNECTIONS_PER_WORKER * workers)
+    plan = FanoutPlan(
+        path=path, connections=connections, concurrency=min(options.concurrency or connections, connections),
+        hold=DEFAULT_HOLD if options.hold is None else options.hold,
+        servers=servers, env_ports=expected_ports, upgrade_missing=upgrade_missing,
+    )
+    bound = options.timeout or DEFAULT_RUN_TIMEOUT + (options.idle_check or 0)
+    return asyncio.run(_bounded_run(directory, options, target, plan, expected_ports, bound))
+
+
+async def _bounded_run(directory: Path, options: LiveOptions, target: Target, plan: FanoutPlan,
+                       expected_ports: List[int], bound: float) -> List[Finding]:
+    return await _bounded("live run", "live.timeout",
+                          _run_all(directory, options, target, plan, expected_ports, bound), bound)
