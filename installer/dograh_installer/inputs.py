@@ -107,12 +107,13 @@ def check_turn_secret(value: str) -> str:
 
 
 def parse_workers(value: str, variable: str = "FASTAPI_WORKERS") -> int:
-    text = value.strip() if isinstance(value, str) else str(value)
-    if not _WORKERS.fullmatch(text) or text != value:
+    if value != value.strip():
+        raise InputError(variable, f"{value!r} has leading or trailing whitespace; remove it")
+    if not _WORKERS.fullmatch(value):
         raise InputError(
             variable, f"{value!r} is not a whole number; use an integer from {MIN_WORKERS} to {MAX_WORKERS}"
         )
-    workers = int(text)
+    workers = int(value)
     if not MIN_WORKERS <= workers <= MAX_WORKERS:
         raise InputError(variable, f"{workers} is out of range; use an integer from {MIN_WORKERS} to {MAX_WORKERS}")
     return workers

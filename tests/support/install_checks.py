@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import stat
 from pathlib import Path
@@ -97,3 +98,14 @@ def assert_complete_install(directory: Path, run_nginx_check: bool = True) -> Di
     san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert ipaddress.IPv4Address(values["SERVER_IP"]) in san.get_values_for_type(x509.IPAddress)
     return values
+
+
+def tree_snapshot(directory: Path) -> Dict[str, tuple]:
+    """Map each path under ``directory`` to its type, mode, owner and content hash."""
+    snapshot: Dict[str, tuple] = {}
+    for path in sorted([directory, *directory.rglob("*")]):
+        info = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(info.st_mode) else None
+        snapshot[str(path.relative_to(directory))] = (stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode),
+                                                       info.st_uid, info.st_gid, digest)
+    return snapshot
