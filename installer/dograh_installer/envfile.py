@@ -1,10 +1,20 @@
-"""The install's ``.env``: the keys it must hold, rendering, and parsing.
+r"""The install's ``.env``: the keys it must hold, rendering, and parsing.
 
 Parsing uses python-dotenv's line parser, which keeps each binding's
 original text and line so edits can touch one line and keep the rest. It
-follows the rules docker compose applies to ``.env`` files: ``export``
-prefixes, single quotes (literal), double quotes (escapes), `` #`` starting
-an inline comment on unquoted values, and the last of duplicate keys wins.
+follows these rules that docker compose (compose-go's dotenv reader)
+applies to ``.env`` files, each tested in tests/test_envfile_rules.py:
+
+- an ``export`` prefix before a key is ignored;
+- single quotes make a value literal, with no ``$`` interpolation;
+- double quotes allow escapes such as ``\n``, and compose interpolates ``$``;
+- on an unquoted value, whitespace followed by ``#`` starts a comment, but a
+  ``#`` inside a word is part of the value;
+- when a key appears twice, the last binding wins.
+
+python-dotenv removes a CRLF line's ``\r``. docker compose may keep it at
+the end of the value, where nobody sees it, so the doctor reports CRLF
+endings through ``has_crlf`` and checks the values without the ``\r``.
 """
 
 from __future__ import annotations
@@ -84,6 +94,23 @@ class EnvBinding:
     line: int  # 1-based line of the binding's first line
     original: str  # the binding's exact text, line break included
 
+    def quote(self) -> str:
+        """Return the quote character around the value as written: ``'``, ``"`` or ``""`` for none."""
+        match = _BINDING_START.match(self.original)
+        if match is None:
+            return ""
+        first = self.original[match.end():match.end() + 1]
+        return first if first in ("'", '"') else ""
+
+    def interpolated(self) -> bool:
+        """True when compose would expand a ``$`` in this value (unquoted or double-quoted)."""
+        return self.value is not None and "$" in self.value and self.quote() != "'"
+
+
+# The text before a binding's value: optional export, the key, ``=``.
+_BINDING_START = re.compile(r"[ \t]*(?:export[ \t]+)?[^=#\s]+[ \t]*=[ \t]*")
+BOM = "\ufeff"
+
 
 @dataclass
 class EnvFile:
@@ -100,6 +127,21 @@ class EnvFile:
                 result[binding.key] = binding.value
         return result
 
+    @property
+    def has_bom(self) -> bool:
+        return self.text.startswith(BOM)
+
+    @property
+    def has_crlf(self) -> bool:
+        return "\r\n" in self.text
+
+    def duplicates(self) -> Dict[str, List[int]]:
+        """Return each key bound more than once, with the lines of its bindings."""
+        lines: Dict[str, List[int]] = {}
+        for binding in self.bindings:
+            lines.setdefault(binding.key, []).append(binding.line)
+        return {key: found for key, found in lines.items() if len(found) > 1}
+
     def effective(self, key: str) -> Optional[EnvBinding]:
         found = None
         for binding in self.bindings:
@@ -110,7 +152,9 @@ class EnvFile:
 
 def parse_env_text(text: str) -> EnvFile:
     env = EnvFile(text=text)
-    for binding in parse_stream(io.StringIO(text)):
+    # The mark is reported by has_bom; parsing without it keeps the first key's name clean.
+    body = text[len(BOM):] if text.startswith(BOM) else text
+    for binding in parse_stream(io.StringIO(body)):
         if binding.error:
             env.error_lines.append(binding.original.line)
         elif binding.key is not None:
