@@ -9,8 +9,12 @@ from dograh_installer import inputs, machine
 from dograh_installer.errors import InputError
 from dograh_installer.install import InstallSettings
 
-# prompt(text, default, hide_input) -> answer
-Prompter = Callable[[str, Optional[str], bool], str]
+# prompt(text, default, hide_input, check) -> an answer that ``check`` accepted
+Prompter = Callable[[str, Optional[str], bool, Callable[[str], object]], str]
+
+
+def _check_optional_secret(answer: str) -> object:
+    return inputs.check_turn_secret(answer) if answer else None
 
 
 def _pick(flag: Optional[str], environ: Mapping[str, str], variable: str) -> Optional[str]:
@@ -38,20 +42,22 @@ def resolve_install_settings(
                 "SERVER_IP", "is required: set the SERVER_IP environment variable or pass --server-ip "
                 "(no prompt without a terminal)"
             )
-        raw_ip = prompt("Public IPv4 address of this server (SERVER_IP)", None, False)
+        raw_ip = prompt("Public IPv4 address of this server (SERVER_IP)", None, False, inputs.parse_server_ip)
     server_ip = inputs.parse_server_ip(raw_ip)
     warnings += inputs.server_ip_warnings(server_ip)
 
     raw_secret = _pick(flags.get("turn_secret"), environ, "TURN_SECRET")
     if raw_secret is None and prompt is not None:
-        raw_secret = prompt("TURN shared secret (TURN_SECRET; leave empty to generate one)", "", True)
+        raw_secret = prompt(
+            "TURN shared secret (TURN_SECRET; leave empty to generate one)", "", True, _check_optional_secret
+        )
     turn_secret = inputs.check_turn_secret(raw_secret) if raw_secret else None
 
     raw_workers = _pick(flags.get("workers"), environ, "FASTAPI_WORKERS")
     if raw_workers is None and prompt is not None:
         raw_workers = prompt(
             "Number of API workers, uvicorn processes nginx balances (FASTAPI_WORKERS)",
-            str(inputs.DEFAULT_WORKERS), False,
+            str(inputs.DEFAULT_WORKERS), False, inputs.parse_workers,
         )
     workers = inputs.parse_workers(raw_workers) if raw_workers is not None else inputs.DEFAULT_WORKERS
     warnings += inputs.worker_warnings(workers, machine.cpu_count(), machine.memory_bytes())

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import shlex
-from typing import Dict, Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional
 
 import click
 
 from dograh_installer import docker_compose
-from dograh_installer.errors import EXIT_OK, EXIT_PROBLEMS
+from dograh_installer.errors import EXIT_OK, EXIT_PROBLEMS, InputError
 from dograh_installer.inputs import parse_bool
 from dograh_installer.install import InstallResult, InstallSettings, run_install
 from dograh_installer.install_inputs import resolve_install_settings
 
 
-def _prompt(text: str, default: Optional[str], hide_input: bool) -> str:
-    return click.prompt(text, default=default, hide_input=hide_input, show_default=not hide_input and bool(default))
+def _prompt(text: str, default: Optional[str], hide_input: bool, check: Callable[[str], object]) -> str:
+    """Prompt until ``check`` accepts the input, so a typo does not end the install."""
+    while True:
+        answer = click.prompt(text, default=default, hide_input=hide_input,
+                              show_default=not hide_input and bool(default))
+        try:
+            check(answer)
+        except InputError as exc:
+            # check_turn_secret names the broken rule, never the secret, so this is
+            # safe to print after the hidden prompt.
+            click.echo(f"error: {exc}", err=True)
+            continue
+        return answer
 
 
 def _print_summary(settings: InstallSettings, result: InstallResult) -> None:
