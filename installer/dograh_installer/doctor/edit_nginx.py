@@ -1,0 +1,258 @@
+"""Edits of nginx.conf that touch only the lines they must.
+
+crossplane gives each directive's first line and, through its lexer, the
+line of every token, so an edit can check that a line holds nothing but the
+directive it replaces before replacing the line.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Dict, List, Optional, Tuple
+
+from dograh_installer.doctor.edit_text import EditError, LineEdit, apply_line_edits, indentation, line_ending
+from dograh_installer.inputs import MAX_WORKERS
+from dograh_installer.nginx_conf import (
+    DEFAULT_UPSTREAM_HOST,
+    FIRST_WORKER_PORT,
+    SERVER_PARAMETERS,
+    SERVER_INDENT,
+    UPSTREAM_NAME,
+    Directive,
+    NginxConfig,
+    Upstream,
+    UpstreamServer,
+    parse_nginx_text,
+)
+
+# Parameters copied from an existing server line to the lines added next
+# to it. Flags such as ``down`` or ``backup`` are not copied: a new worker
+# marked down would get no traffic.
+COPIED_PARAMETERS = ("max_fails", "fail_timeout", "max_conns", "weight", "slow_start")
+PROBE_HEADER = "X-Dograh-Upstream"
+PROBE_VARIABLE = "$dograh_probe_upstream"
+PROBE_MAP = [
+    "# A request that carries X-Dograh-Probe gets the upstream address(es) nginx",
+    "# tried in X-Dograh-Upstream; any other request maps to \"\", and add_header",
+    "# omits a header whose value is empty, so clients never see internal addresses.",
+    "map $http_x_dograh_probe $dograh_probe_upstream {",
+    "    default \"\";",
+    "    \"~.\"    $upstream_addr;",
+    "}",
+    "",
+]
+
+
+def _tokens_by_line(config: NginxConfig) -> Dict[int, List[str]]:
+    lines: Dict[int, List[str]] = defaultdict(list)
+    for token, line in config.tokens:
+        lines[line].append(token)
+    return lines
+
+
+def _is_comment(token: str) -> bool:
+    return token.startswith("#")
+
+
+def _server_owns_lines(server: UpstreamServer, directive_args: List[str], tokens: Dict[int, List[str]]) -> bool:
+    """Return True when lines line..end_line hold this server directive and comments only."""
+    found = [
+        token
+        for number in range(server.line, server.end_line + 1)
+        for token in tokens.get(number, [])
+        if not _is_comment(token)
+    ]
+    return found == ["server", *directive_args, ";"]
+
+
+def _line_starts_with(tokens: Dict[int, List[str]], number: int, name: str) -> bool:
+    return tokens.get(number, [])[:1] == [name]
+
+
+def adoptable_worker_count(upstream: Upstream) -> int:
+    """Return the worker count an upstream stands for: its distinct worker ports.
+
+    A worker port is 8000..8063 (the most workers ``dograh`` runs), whatever
+    the host. Duplicates count once and a gap does not count, so
+    ``8000, 8001, 8001, 8003`` stands for 3 workers; the upstream is then
+    rewritten to 8000..8002.
+    """
+    last_port = FIRST_WORKER_PORT + MAX_WORKERS - 1
+    return len({port for port in upstream.ports() if port is not None and FIRST_WORKER_PORT <= port <= last_port})
+
+
+def _server_directives(config: NginxConfig) -> List[Directive]:
+    for directive in config.directives:
+        if directive.name == "upstream" and directive.args[:1] == [UPSTREAM_NAME]:
+            return [child for child in directive.block or [] if child.name == "server" and child.args]
+    return []
+
+
+def _new_server_line(indent: str, port: int, parameters: List[str], eol: str) -> str:
+    words = ["server", f"{DEFAULT_UPSTREAM_HOST}:{port}", *parameters]
+    return indent + " ".join(words) + ";" + eol
+
+
+def _style_from(reference: Optional[UpstreamServer]) -> List[str]:
+    if reference is None:
+        return SERVER_PARAMETERS.split()
+    return [f"{key}={value}" for key, value in reference.parameters.items() if key in COPIED_PARAMETERS]
+
+
+def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineEdit], List[str]]:
+    """Plan the line edits that make the upstream list ``api:8000``..``api:8000+workers-1``.
+
+    Server lines that already name a wanted port on host ``api`` stay as
+    they are, trailing comments included; duplicates, other ports and other
+    hosts go; missing ports are added after the last kept line in the
+    indentation of the first server line and the parameters of the existing
+    lines.
+    """
+    upstream = config.upstream()
+    if upstream is None:
+        raise EditError(
+            f"nginx.conf has no 'upstream {UPSTREAM_NAME}' block; restore it from a fresh install's nginx.conf "
+            "(dograh install --dir /tmp/dograh-reference) and run 'dograh doctor' again"
+        )
+    tokens = _tokens_by_line(config)
+    lines = config.text.splitlines(keepends=True)
+    servers = upstream.servers
+    for server, directive in zip(servers, _server_directives(config)):
+        if not _server_owns_lines(server, directive.args, tokens):
+            raise EditError(
+                f"nginx.conf line {server.line}: the server line shares its line with other directives; "
+                "put each 'server' directive of the upstream on its own line, then run the fix again"
+            )
+
+    wanted = list(range(FIRST_WORKER_PORT, FIRST_WORKER_PORT + workers))
+    kept: List[UpstreamServer] = []
+    removed: List[UpstreamServer] = []
+    kept_ports = set()
+    for server in servers:
+        if server.host == DEFAULT_UPSTREAM_HOST and server.port in wanted and server.port not in kept_ports:
+            kept.append(server)
+            kept_ports.add(server.port)
+        else:
+            removed.append(server)
+    missing = [port for port in wanted if port not in kept_ports]
+
+    edits = [LineEdit(server.line, server.end_line, []) for server in removed]
+    notes = [f"nginx.conf: removed 'server {server.address}' (line {server.line})" for server in removed]
+    if not missing:
+        return edits, notes
+
+    reference = kept[0] if kept else (servers[0] if servers else None)
+    if servers:
+        indent = indentation(lines[servers[0].line - 1])
+    else:
+        first_child = next((d for d in upstream.directives), None)
+        indent = indentation(lines[first_child.line - 1]) if first_child else SERVER_INDENT
+    eol = line_ending(lines[reference.line - 1] if reference else lines[upstream.line - 1])
+    new_lines = [_new_server_line(indent, port, _style_from(reference), eol) for port in missing]
+    notes.append("nginx.conf: added " + ", ".join(f"'server api:{port}'" for port in missing))
+
+    if kept:
+        after = max(server.end_line for server in kept)
+        edits.append(LineEdit(after + 1, after, new_lines))
+    elif servers:
+        # Put the new lines where the first (removed) server line was.
+        first = servers[0]
+        edits = [edit for edit in edits if edit.start != first.line]
+        edits.append(LineEdit(first.line, first.end_line, new_lines))
+    else:
+        keepalive = next((d for d in upstream.directives if d.name == "keepalive"), None)
+        anchor = keepalive.line if keepalive else upstream.end_line
+        expected = "keepalive" if keepalive else "}"
+        if not _line_starts_with(tokens, anchor, expected):
+            raise EditError(
+                f"nginx.conf line {anchor}: cannot add server lines before '{expected}' because other "
+                f"directives share its line; put '{expected}' on its own line, then run the fix again"
+            )
+        edits.append(LineEdit(anchor, anchor - 1, new_lines))
+    return edits, notes
+
+
+def set_upstream_workers(text: str, workers: int) -> Tuple[str, List[str]]:
+    config = parse_nginx_text(text)
+    edits, notes = upstream_server_edits(config, workers)
+    return apply_line_edits(text, edits), notes
+
+
+def _block_end_line(config: NginxConfig, directive: Directive) -> int:
+    """Return the line of the ``}`` closing ``directive``'s block."""
+    depth = 0
+    started = False
+    for token, line in config.tokens:
+        if not started:
+            started = line == directive.line and token == directive.name
+            continue
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+            if depth == 0:
+                return line
+    raise EditError(f"nginx.conf line {directive.line}: cannot find the end of the '{directive.name}' block")
+
+
+def _api_locations(config: NginxConfig) -> List[Directive]:
+    found = []
+    for directive in config.walk():
+        if directive.name != "location" or not directive.args:
+            continue
+        if not directive.args[-1].startswith("/api/v1"):
+            continue
+        if any(UPSTREAM_NAME in " ".join(child.args) for child in directive.find("proxy_pass")):
+            found.append(directive)
+    return found
+
+
+def _has_probe_map(config: NginxConfig) -> bool:
+    return any(
+        directive.name == "map" and len(directive.args) >= 2 and directive.args[1] == PROBE_VARIABLE
+        for directive in config.directives
+    )
+
+
+def add_probe_header(text: str) -> Tuple[str, List[str]]:
+    """Add the probe-only X-Dograh-Upstream header where an /api/v1/ location lacks it.
+
+    Two insertions, nothing else: the ``map`` that empties the header for
+    requests without X-Dograh-Probe (before the upstream block, at http
+    level), and ``add_header ... always;`` as the last line of each
+    location that proxies /api/v1/ to the upstream.
+    """
+    config = parse_nginx_text(text)
+    tokens = _tokens_by_line(config)
+    lines = text.splitlines(keepends=True)
+    edits: List[LineEdit] = []
+    notes: List[str] = []
+
+    for location in _api_locations(config):
+        headers = [child for child in location.find("add_header") if child.args[:1]]
+        if any(child.args[0].lower() == PROBE_HEADER.lower() for child in headers):
+            continue
+        closing = _block_end_line(config, location)
+        if not _line_starts_with(tokens, closing, "}"):
+            raise EditError(
+                f"nginx.conf line {closing}: the location {location.args[-1]} ends on a line with other "
+                f"directives; add 'add_header {PROBE_HEADER} {PROBE_VARIABLE} always;' to it by hand"
+            )
+        children = [child for child in location.block or [] if child.name != "#"]
+        indent = indentation(lines[children[0].line - 1]) if children else indentation(lines[location.line - 1]) + "    "
+        eol = line_ending(lines[closing - 1] if closing <= len(lines) else "\n")
+        edits.append(LineEdit(closing, closing - 1, [f"{indent}add_header {PROBE_HEADER} {PROBE_VARIABLE} always;{eol}"]))
+        notes.append(f"nginx.conf: added the probe-only {PROBE_HEADER} header to location {location.args[-1]}")
+
+    if edits and not _has_probe_map(config):
+        upstream = config.upstream()
+        anchor = upstream.line if upstream is not None else 1
+        if upstream is not None and not _line_starts_with(tokens, anchor, "upstream"):
+            raise EditError(
+                f"nginx.conf line {anchor}: the upstream block shares its line with other directives; "
+                f"add the map for {PROBE_VARIABLE} by hand (see a fresh install's nginx.conf)"
+            )
+        eol = line_ending(lines[anchor - 1] if lines else "\n")
+        edits.append(LineEdit(anchor, anchor - 1, [line + eol if line else eol for line in PROBE_MAP]))
+        notes.append(f"nginx.conf: added the map that sets {PROBE_VARIABLE} only for probe requests")
+    return apply_line_edits(text, edits), notes
