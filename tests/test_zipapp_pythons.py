@@ -45,9 +45,9 @@ def run_with(interpreter: Path, pyz: Path, args: List[str], env, cwd: Path) -> s
 def test_supported_python_installs(pyz, shiv_root, tmp_path, minor, interpreter):
     env = base_env(shiv_root, SERVER_IP=EXAMPLE_IP)
 
-    shown = run_with(interpreter, pyz, ["--help"], env, tmp_path)
-    assert shown.returncode == 0, shown.stderr
-    assert re.search(r"^\s+install\b", shown.stdout, re.M)
+    help_result = run_with(interpreter, pyz, ["--help"], env, tmp_path)
+    assert help_result.returncode == 0, help_result.stderr
+    assert re.search(r"^\s+install\b", help_result.stdout, re.M)
 
     installed = run_with(interpreter, pyz, ["install", "--dir", str(tmp_path / "dograh")], env, tmp_path)
     assert installed.returncode == 0, installed.stderr
