@@ -2,8 +2,8 @@
 
 It serves ``GET /api/v1/health`` and accepts a WebSocket on any path under
 ``/api/v1/``. The 101 response carries ``X-Dograh-Worker-Pid``, and the
-first message is JSON with the worker's port and PID; then it holds the
-connection until the client closes it.
+first message is JSON with the worker's port and PID. The connection then
+stays open until the client closes it.
 
 If ``DOGRAH_STANDIN_STATE`` names a directory, every accepted WebSocket
 appends a line to ``accepted-<port>-<pid>`` there, so a test harness can

@@ -78,7 +78,7 @@ def evaluate_top(text: str, expected_ports: List[int]) -> Finding:
             fix=RECREATE_FIX,
         )
     return Finding(id=TOP_ID, status=OK, group=GROUP, data=data,
-                   message=f"{workers} uvicorn process(es) in the api container, as FASTAPI_WORKERS says")
+                   message=f"{workers} uvicorn process(es) in the api container, matching FASTAPI_WORKERS={workers}")
 
 
 def evaluate_logs(text: str, expected_ports: List[int]) -> Finding:

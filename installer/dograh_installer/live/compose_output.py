@@ -111,22 +111,23 @@ def uvicorn_layout(processes: List[TopProcess]) -> UvicornLayout:
 
     uvicorn's ``--workers`` starts its workers through multiprocessing's
     spawn method, so they show up as children of the uvicorn process whose
-    command line is ``python -c "from multiprocessing.spawn import ..."``,
-    not as uvicorn command lines of their own.
+    command line is ``python -c "from multiprocessing.spawn import
+    spawn_main; ..."``, not as uvicorn command lines of their own. The
+    multiprocessing resource tracker is a child too, and is not a worker.
     """
     servers = [process for process in processes if process.is_uvicorn()]
     server_pids = {server.pid for server in servers}
     children: Dict[int, List[TopProcess]] = {}
     for process in processes:
-        if process.ppid in server_pids and process.pid not in server_pids and "multiprocessing" in process.command:
+        if process.ppid in server_pids and process.pid not in server_pids and "spawn_main" in process.command:
             children.setdefault(process.ppid, []).append(process)
     prefork: Dict[int, List[TopProcess]] = {}
     for server in servers:
         workers = server.option("--workers")
         if server.pid in children or (workers is not None and workers.isdigit() and int(workers) > 1):
             prefork[server.pid] = children.get(server.pid, [])
-    # Workers spawned by a pre-fork server may themselves look like uvicorn to
-    # nothing above, but a uvicorn process whose parent is a uvicorn server is one.
+    # A uvicorn process whose parent is also uvicorn is a reloader's or
+    # supervisor's child serving the same port, not a server of its own.
     servers = [server for server in servers if server.ppid not in server_pids]
     return UvicornLayout(servers=servers, prefork_children=prefork)
 

@@ -1,7 +1,7 @@
 """Opening and holding the fan-out check's WebSockets through nginx.
 
 The connections are made with the websockets asyncio client. Every
-handshake carries ``X-Dograh-Probe: 1``, so nginx answers with
+handshake carries ``X-Dograh-Probe: 1``, so nginx responds with
 ``X-Dograh-Upstream``: the address of every upstream it tried for that
 request, comma-separated, the last one being the worker that served it.
 """
@@ -21,8 +21,8 @@ from dograh_installer.live.target import Target
 
 PROBE_HEADERS = {"X-Dograh-Probe": "1"}
 UPSTREAM_HEADER = "X-Dograh-Upstream"
-# Sent by the test stand-in API on its 101 response; the Dograh API does not
-# send it, so pre-fork detection by PID only works where a server reports it.
+# The test stand-in API sends this header on its 101 response. The Dograh API
+# does not, so pre-fork detection by PID works only where a server sends it.
 WORKER_PID_HEADER = "X-Dograh-Worker-Pid"
 
 

@@ -5,8 +5,8 @@ Workers are matched by port: nginx.conf names them ``api:800X`` while
 worker runs on the one ``api`` host.
 
 Pre-fork detection: when one upstream address is ``uvicorn --workers N``,
-nginx sees one server and cannot balance inside it, so the spread across
-processes is left to the kernel. The check reports this when the 101
+nginx has one server for it and cannot balance inside it, so the kernel
+decides which process accepts each connection. The check reports this when the 101
 responses of one upstream carry more than one distinct worker PID (in
 ``X-Dograh-Worker-Pid``, which the test stand-in API sends); the compose
 ``top`` check reports it from the process list on a real stack.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional
 
 from dograh_installer.findings import ERROR, INFO, OK, WARNING, Finding
 from dograh_installer.live.fanout_probe import Handshake
@@ -56,11 +56,11 @@ def _ranges(ports: List[int]) -> str:
     return ", ".join(str(port) for port in sorted(ports))
 
 
-def _table(plan: FanoutPlan, counts: Counter, pids: Dict[int, Set[str]], unattributed: int,
+def _table(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter], unattributed: int,
            failed: int) -> List[str]:
     rows = [f"{'worker (upstream)':<24}{'connections':>12}  pids"]
     for server in plan.servers:
-        pid_text = ", ".join(sorted(pids.get(server.port or -1, set())))
+        pid_text = _pid_counts(pids.get(server.port or -1, Counter()))
         rows.append(f"{server.address:<24}{counts.get(server.port, 0):>12}  {pid_text}".rstrip())
     listed = {server.port for server in plan.servers}
     for port in sorted(set(counts) - listed):
@@ -75,7 +75,7 @@ def _table(plan: FanoutPlan, counts: Counter, pids: Dict[int, Set[str]], unattri
 def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
     accepted = [result for result in results if result.accepted]
     counts: Counter = Counter()
-    pids: Dict[int, Set[str]] = {}
+    pids: Dict[int, Counter] = {}
     unattributed = 0
     for result in accepted:
         port = _port(result.served_by) if result.served_by else None
@@ -84,7 +84,7 @@ def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
             continue
         counts[port] += 1
         if result.worker_pid:
-            pids.setdefault(port, set()).add(result.worker_pid)
+            pids.setdefault(port, Counter())[result.worker_pid] += 1
     failed = len(results) - len(accepted)
     findings: List[Finding] = []
 
@@ -176,7 +176,14 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
     return findings
 
 
-def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Set[str]]) -> List[Finding]:
+def _pid_counts(found: Counter) -> str:
+    """Return "PID" for one process, or "PID xN, ..." when several share the address."""
+    if len(found) <= 1:
+        return ", ".join(found)
+    return ", ".join(f"{pid} x{n}" for pid, n in found.most_common())
+
+
+def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter]) -> List[Finding]:
     findings: List[Finding] = []
     listed = [server.port for server in plan.servers if server.port is not None]
     idle_listed = [port for port in listed if counts.get(port, 0) == 0]
@@ -203,9 +210,9 @@ def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Set[str]
                     "connections held at once within 1 of each other",
             fix="keep 'least_conn;' and a shared 'zone' in the upstream (dograh doctor --fix)",
         ))
-    prefork = {port: sorted(found) for port, found in pids.items() if len(found) > 1}
+    prefork = {port: dict(found) for port, found in pids.items() if len(found) > 1}
     if prefork:
-        where = "; ".join(f"port {port}: PIDs {', '.join(found)}" for port, found in sorted(prefork.items()))
+        where = "; ".join(f"port {port}: PIDs {_pid_counts(pids[port])}" for port in sorted(prefork))
         findings.append(Finding(
             id="live.fanout.prefork", status=ERROR, group=GROUP, data={"pids": prefork},
             message=f"one upstream address is served by several processes ({where}): this is uvicorn "

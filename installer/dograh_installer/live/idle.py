@@ -42,20 +42,20 @@ async def check_idle(target: Target, path: str, idle: float, handshake_timeout: 
         await asyncio.wait_for(_drain_until_closed(connection), timeout=idle)
     except asyncio.TimeoutError:
         pass
-    held = time.monotonic() - started
+    idle_seconds = time.monotonic() - started
     try:
         if connection.state.name == "OPEN":
             pong = await connection.ping()
             await asyncio.wait_for(pong, PONG_TIMEOUT)
-            return Finding(id="live.idle", status=OK, group=GROUP, data={"idle_seconds": round(held, 1)},
-                           message=f"a WebSocket stayed open through {held:.0f} s without traffic")
+            return Finding(id="live.idle", status=OK, group=GROUP, data={"idle_seconds": round(idle_seconds, 1)},
+                           message=f"a WebSocket stayed open through {idle_seconds:.0f} s without traffic")
     except (ConnectionClosed, asyncio.TimeoutError):
         pass
     finally:
         await connection.close()
     return Finding(
-        id="live.idle", status=ERROR, group=GROUP, data={"closed_after_seconds": round(held, 1)},
-        message=f"the stack closed an idle WebSocket after {held:.0f} s; calls with silence that long are cut "
+        id="live.idle", status=ERROR, group=GROUP, data={"closed_after_seconds": round(idle_seconds, 1)},
+        message=f"the stack closed an idle WebSocket after {idle_seconds:.0f} s; calls with silence that long are cut "
                 "(nginx's proxy_read_timeout defaults to 60 s)",
         fix="set 'proxy_read_timeout 3600s;' and 'proxy_send_timeout 3600s;' in the /api/v1/ location "
             "(dograh doctor --fix)",

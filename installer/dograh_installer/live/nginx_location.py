@@ -1,4 +1,4 @@
-"""What the ``/api/v1/`` location in nginx.conf must carry for WebSockets to reach the workers."""
+"""Directives the ``/api/v1/`` location in nginx.conf needs so that WebSocket upgrades reach the workers."""
 
 from __future__ import annotations
 

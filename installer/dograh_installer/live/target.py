@@ -1,10 +1,9 @@
 """Where the live checks connect, and the TLS name and trust they verify with.
 
 By default the checks connect to ``https://PUBLIC_HOST``. With ``--url`` they
-connect to that address instead (for example nginx on 127.0.0.1 through an
-SSH tunnel), but still verify the certificate for PUBLIC_HOST and send it as
-the Host header, because that is the name nginx's certificate and
-server_name carry.
+connect to that address instead, for example nginx on 127.0.0.1 through an
+SSH tunnel. They still verify the certificate for PUBLIC_HOST and send it as
+SNI and Host, because nginx's certificate and server_name carry that name.
 """
 
 from __future__ import annotations
@@ -47,10 +46,6 @@ class Target:
         except (OSError, ssl.SSLError) as exc:
             raise UsageError(f"cannot load the install's certificate {self.cert_file}: {exc}; "
                              "run 'dograh doctor' to check the install directory") from exc
-        # Python 3.13 turned on VERIFY_X509_STRICT by default, which rejects a
-        # self-signed certificate without a keyUsage extension; trust is still
-        # limited to this one certificate and the host name is still checked.
-        context.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
         return context
 
     def request_extensions(self) -> Dict[str, str]:
