@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import crossplane
+import crossplane.errors
 
 from dograh_installer import __version__
 from dograh_installer.templates import render_template
@@ -156,14 +157,52 @@ def parse_nginx_text(text: str) -> NginxConfig:
         payload = crossplane.parse(
             name, check_ctx=False, check_args=False, comments=True, single=True, catch_errors=True
         )
-        tokens = [(token, line) for token, line, _quoted in crossplane.lex(name)]
+        lexed = list(crossplane.lex(name))
+    except crossplane.errors.NgxParserBaseException as exc:
+        raise NginxParseError(f"{exc.strerror} in nginx.conf:{exc.lineno}", exc.lineno) from None
     finally:
         os.unlink(name)
     config = payload["config"][0]
     if config["errors"]:
         error = config["errors"][0]
-        raise NginxParseError(error["error"].replace(name, "nginx.conf"), error.get("line"))
+        # crossplane 0.5.8 reports a file that ends inside a directive with an empty message.
+        message = error["error"].replace(name, "nginx.conf") or 'unexpected end of file, expecting ";" or "}"'
+        raise NginxParseError(message, error.get("line"))
+    _check_structure(lexed)
+    tokens = [(token, line) for token, line, _quoted in lexed]
     return NginxConfig(text=text, directives=_convert(config["parsed"]), tokens=tokens)
+
+
+def _check_structure(lexed: List[Any]) -> None:
+    """Raise NginxParseError where nginx would reject the block structure.
+
+    crossplane 0.5.8 accepts a directive ended by ``}`` instead of ``;``
+    and a block left open at the end of the file, and nests what follows
+    inside it, so those two mistakes are checked here on the lexed tokens.
+    """
+    depth = 0
+    pending = False  # words seen since the last ';', '{' or '}'
+    last_line = 1
+    for token, line, quoted in lexed:
+        last_line = line
+        if quoted:
+            pending = True
+        elif token.startswith("#"):
+            continue
+        elif token == "{":
+            depth += 1
+            pending = False
+        elif token == ";":
+            pending = False
+        elif token == "}":
+            if pending or depth == 0:
+                raise NginxParseError(f'unexpected "}}" in nginx.conf:{line}', line)
+            depth -= 1
+        else:
+            pending = True
+    if pending or depth:
+        raise NginxParseError(
+            f'unexpected end of file, expecting ";" or "}}" in nginx.conf:{last_line}', last_line)
 
 
 def parse_nginx(path: Path) -> NginxConfig:

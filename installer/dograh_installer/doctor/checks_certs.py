@@ -126,10 +126,10 @@ def _check_san(certificate: x509.Certificate, host: str) -> Finding:
         address = None
     if address is not None:
         covered = address in names.get_values_for_type(x509.IPAddress)
-        kind = "an IP address entry"
+        kind = "IP address entry"
     else:
         covered = any(_dns_matches(name, host) for name in names.get_values_for_type(x509.DNSName))
-        kind = "a DNS name entry"
+        kind = "DNS name entry"
     if covered:
         return Finding("certs.san", OK, f"the certificate's subjectAltName covers {host}", group=GROUP)
     common_names = [attribute.value for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]

@@ -51,9 +51,13 @@ def mismatch_message(workers: int, server_count: int, listed: List[int]) -> Opti
         return f"nginx.conf lists {_host_ranges(DEFAULT_UPSTREAM_HOST, extra)} but {run}: {REFUSED}"
     if not idle:
         return None
-    noun = "the worker on" if len(idle) == 1 else "workers on"
-    message = (f"FASTAPI_WORKERS={workers} but nginx.conf lists {server_count} servers ({listed_text}): "
-               f"{noun} {port_ranges(idle)} get no traffic")
+    idle_text = (f"the worker on {port_ranges(idle)} gets no traffic" if len(idle) == 1
+                 else f"workers on {port_ranges(idle)} get no traffic")
+    if server_count == workers:
+        expected_text = _host_ranges(DEFAULT_UPSTREAM_HOST, sorted(expected))
+        message = f"nginx.conf lists {listed_text} instead of {expected_text}: {idle_text}"
+    else:
+        message = f"FASTAPI_WORKERS={workers} but nginx.conf lists {server_count} servers ({listed_text}): {idle_text}"
     if extra:
         message += f", and no worker listens on {_host_ranges(DEFAULT_UPSTREAM_HOST, extra)}, so {REFUSED}"
     return message
