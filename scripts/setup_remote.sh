@@ -17,6 +17,11 @@
 #   everything else (SERVER_IP, TURN_SECRET, FASTAPI_WORKERS, ...) goes to
 #   `dograh install` unchanged; run `python3 dograh.pyz install --help`.
 #
+# sudo drops variables set before it (env_reset), so put them after it:
+#   curl -fsSL URL | sudo DOGRAH_PYZ_URL=... DOGRAH_PYZ_SHA256=... SERVER_IP=203.0.113.10 bash
+# Arguments go after `bash -s --`. When the script comes through a pipe and
+# a terminal is present, dograh prompts on the terminal for missing values.
+#
 # Exit codes: dograh's own exit code once it runs; before that 2 for bad
 # usage or an unsupported python3, 1 for a failed download, a checksum
 # mismatch or no usable SHIV_ROOT.
@@ -37,7 +42,8 @@ readonly MIN_MAJOR=3
 readonly MIN_MINOR=9
 
 # When bash reads this script from a pipe (`curl | bash`), stdin is the rest
-# of the script, so dograh must not read it. BASH_SOURCE is empty only then.
+# of the script, so dograh must not read it. BASH_SOURCE is empty then, and
+# also under `bash -c "$(curl ...)"`, where the same stdin handling is harmless.
 if [ "${#BASH_SOURCE[@]}" -eq 0 ] || [ -z "${BASH_SOURCE[0]}" ]; then
     SCRIPT_FROM_STDIN=1
 else
@@ -214,9 +220,8 @@ sys.exit(1)' "$probe" 2>/dev/null; then
 }
 
 choose_shiv_root() {
-    local work_dir="$1" uid candidate
+    local work_dir="$1" uid="$EUID" candidate
     local -a candidates=()
-    uid="$(id -u)"
     # A HOME that belongs to another user (sudo keeping the caller's HOME)
     # would get root-owned files the user cannot remove.
     if [ -n "${HOME:-}" ] && [[ "$HOME" == /* ]] && [ -O "$HOME" ]; then

@@ -4,20 +4,26 @@ Each run happens in a private mount namespace (``unshare -m``) where the
 test's own directories are bind-mounted over /var/cache and /var/tmp. The
 default extraction roots the shim picks so land in the test's tmp directory,
 and nothing is left on the machine. The same namespace lets a test make a
-directory read-only or ``noexec`` for the shim alone; this matters because
-the tests run as root, and root ignores mode bits such as 0555.
+directory read-only or ``noexec`` for the shim alone. Mode bits such as 0555
+would not do, because the tests run as root and root ignores them.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import os
+import pty
+import secrets
+import select
 import shlex
 import shutil
 import subprocess
 import sys
+import termios
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
@@ -40,7 +46,7 @@ SECRET_KEYS = ["TURN_SECRET", "OSS_JWT_SECRET", "POSTGRES_PASSWORD", "REDIS_PASS
 INSTALL_FILES = ["docker-compose.yaml", ".env", "nginx.conf", "turnserver.conf", "certs/local.crt",
                  "certs/local.key"]
 # What the shim and `dograh install` call, for tests that build their own PATH.
-TOOLS = ["bash", "mktemp", "chmod", "rm", "mv", "cp", "mkdir", "id", "tail", "sha256sum", "curl", "wget",
+TOOLS = ["bash", "mktemp", "chmod", "rm", "mv", "cp", "mkdir", "tail", "sha256sum", "curl", "wget",
          "python3"]
 
 
@@ -209,6 +215,56 @@ def test_script_piped_into_bash(pyz, sandbox, tmp_path):
                             input=SHIM.read_text(), capture_output=True, text=True, timeout=120,
                             start_new_session=True)
     values = assert_complete_install(tmp_path / "dograh", result)
+    assert values["FASTAPI_WORKERS"] == "2"
+
+
+def _read_until(master: int, needle: str, deadline: float) -> str:
+    """Read the pseudo-terminal until ``needle`` shows up, EOF, or ``deadline``."""
+    seen = ""
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every process holding the terminal has exited
+            break
+        if not chunk:
+            break
+        seen += chunk.decode(errors="replace")
+    return seen
+
+
+def test_piped_script_prompts_on_terminal(pyz, sandbox, tmp_path):
+    """`curl ... | sudo bash` on a terminal: stdin is the script, prompts go to /dev/tty."""
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:
+        # start_new_session has already called setsid(); fd 1 is the slave.
+        fcntl.ioctl(1, termios.TIOCSCTTY, 0)
+
+    env = shim_env(sandbox, DOGRAH_PYZ=str(pyz), TURN_SECRET=secrets.token_hex(16), FASTAPI_WORKERS="2")
+    process = subprocess.Popen(sandbox.command(["bash", "-s"]), env=env, cwd=tmp_path, stdin=subprocess.PIPE,
+                               stdout=slave, stderr=slave, start_new_session=True, preexec_fn=take_terminal)
+    os.close(slave)
+    try:
+        assert process.stdin is not None
+        process.stdin.write(SHIM.read_bytes())
+        process.stdin.close()
+        deadline = time.monotonic() + 120
+        before = _read_until(master, "(SERVER_IP)", deadline)
+        assert "(SERVER_IP)" in before
+        os.write(master, f"{EXAMPLE_IP}\n".encode())
+        after = _read_until(master, "Next: start the stack", deadline)
+        assert process.wait(timeout=120) == 0, before + after
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+    assert "Next: start the stack" in after
+    values = dotenv_values(tmp_path / "dograh" / ".env")
+    assert values["SERVER_IP"] == EXAMPLE_IP
     assert values["FASTAPI_WORKERS"] == "2"
 
 
