@@ -33,7 +33,9 @@ def use_color() -> bool:
 def _live_findings(directory: Path, live: Any) -> List[Finding]:
     try:
         from dograh_installer.live import run_live_checks
-    except ImportError:
+    except ImportError as exc:
+        if exc.name != "dograh_installer.live":
+            raise
         raise DograhError("--live is not available in this build of dograh; run dograh doctor without --live") \
             from None
     return list(run_live_checks(directory, live))
@@ -53,7 +55,9 @@ def doctor_command(
     if fix:
         try:
             from dograh_installer.doctor.fix import run_fix
-        except ImportError:
+        except ImportError as exc:
+            if exc.name != "dograh_installer.doctor.fix":
+                raise
             raise DograhError("--fix is not available in this build of dograh; run dograh doctor without --fix") \
                 from None
         return run_fix(directory, from_nginx=from_nginx, yes=yes, restart=restart, interactive=interactive,
