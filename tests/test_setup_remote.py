@@ -477,6 +477,77 @@ def test_no_usable_root_names_shiv_root(pyz, sandbox, tmp_path):
     assert_nothing_written(tmp_path)
 
 
+def test_root_skips_directory_owned_by_another_user(pyz, sandbox, tmp_path):
+    """Root can write anywhere, so only ownership keeps it from running code another user planted."""
+    planted = sandbox.var_cache / "dograh"
+    planted.mkdir()
+    planted.chmod(0o777)
+    os.chown(planted, 65534, 65534)
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz))
+    assert_complete_install(tmp_path / "dograh", run_shim(sandbox, env, tmp_path))
+    assert os.listdir(planted) == []
+    assert len(sandbox.extractions(sandbox.var_tmp / "dograh-shiv-0")) == 1
+
+
+# --- an unprivileged user -------------------------------------------------
+
+NOBODY = 65534
+
+
+def nobody_setup(sandbox: Sandbox, pyz: Path) -> Dict[str, str]:
+    """Stage a run as nobody: the zipapp and install directory under the fake /var/tmp, and a fake /tmp.
+
+    The test's tmp_path sits below root's 0700 pytest directory, which nobody
+    cannot enter, so everything the shim needs is reached through the mounts.
+    """
+    shutil.copy(pyz, sandbox.var_tmp / "dograh.pyz")
+    (sandbox.var_tmp / "dograh.pyz").chmod(0o644)
+    sandbox.var_tmp.chmod(0o1777)
+    fake_tmp = sandbox.base / "tmp"
+    fake_tmp.mkdir()
+    fake_tmp.chmod(0o1777)
+    install = sandbox.var_tmp / "install"
+    install.mkdir()
+    os.chown(install, NOBODY, NOBODY)
+    # Mounted last: the bind sources above are paths below the real /tmp.
+    sandbox.mounts.append([MOUNT, "--bind", str(fake_tmp), "/tmp"])
+    return {"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp", "SERVER_IP": EXAMPLE_IP, "DOGRAH_PYZ": "/var/tmp/dograh.pyz"}
+
+
+def run_as_nobody(sandbox: Sandbox, env: Dict[str, str]) -> subprocess.CompletedProcess:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv is not installed")
+    argv = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            "bash", str(SHIM), "--dir", "/var/tmp/install"]
+    return subprocess.run(sandbox.command(argv), env=env, cwd="/", stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=120, start_new_session=True)
+
+
+def test_unprivileged_user_uses_var_tmp(pyz, sandbox):
+    env = nobody_setup(sandbox, pyz)
+    result = run_as_nobody(sandbox, env)
+    assert_complete_install(sandbox.var_tmp / "install", result)
+    assert (sandbox.var_tmp / "install" / ".env").stat().st_uid == NOBODY
+    root = sandbox.var_tmp / f"dograh-shiv-{NOBODY}"
+    assert len(sandbox.extractions(root)) == 1
+    assert root.stat().st_uid == NOBODY
+    assert root.stat().st_mode & 0o077 == 0
+    assert os.listdir(sandbox.var_cache) == []
+
+
+def test_unprivileged_user_skips_squatted_root(pyz, sandbox):
+    """A directory someone else created under the expected name could hold planted code."""
+    env = nobody_setup(sandbox, pyz)
+    squatted = sandbox.var_tmp / f"dograh-shiv-{NOBODY}"
+    squatted.mkdir()
+    squatted.chmod(0o777)
+    result = run_as_nobody(sandbox, env)
+    assert_complete_install(sandbox.var_tmp / "install", result)
+    assert os.listdir(squatted) == []
+    assert len(sandbox.extractions(sandbox.base / "tmp" / f"dograh-shiv-{NOBODY}")) == 1
+
+
 # --- concurrent first runs ------------------------------------------------
 
 
