@@ -56,7 +56,7 @@ def errors(findings: Dict[str, dict]) -> List[str]:
     return sorted(key for key, finding in findings.items() if finding["status"] == "error")
 
 
-def test_healthy_burst_spreads_evenly(tmp_path):
+def test_healthy_burst_then_sequential(tmp_path):
     install = make_install(tmp_path / "dograh", 4)
     findings = run_checks(install, FOUR, idle_check=2)
     assert errors(findings) == []
@@ -68,6 +68,10 @@ def test_healthy_burst_spreads_evenly(tmp_path):
     assert fanout["data"]["per_worker"] == {f"api:{port}": 4 for port in FOUR}
     assert "counts only its own connections" in fanout["message"]
     assert len(fanout["details"]) == 5
+    sequential = findings["live.fanout.sequential"]
+    assert sequential["status"] == "ok"
+    assert sequential["data"]["concurrency"] == 1
+    assert sequential["data"]["per_worker"] == {f"api:{port}": 4 for port in FOUR}
     assert findings["live.idle"]["status"] == "ok"
     assert findings["live.workers.processes"]["status"] == "skipped"
 
@@ -126,8 +130,11 @@ def test_worker_killed_during_hold(tmp_path):
     findings = run_checks(install, FOUR, kill_port=8001, kill_after=16, hold=3.0)
     dropped = findings["live.fanout.dropped"]
     assert dropped["status"] == "error"
+    assert dropped["message"].startswith("burst pass: ")
     assert "port 8001: 4" in dropped["message"]
     assert dropped["data"]["dropped"] == 4
+    # The sequential pass runs after the kill and finds the worker gone.
+    assert 8001 in findings["live.fanout.idle_worker"]["data"]["idle_upstream_ports"]
 
 
 def test_prefork_single_upstream(tmp_path):
@@ -137,6 +144,14 @@ def test_prefork_single_upstream(tmp_path):
     assert prefork["status"] == "error"
     assert len(prefork["data"]["pids"]["8000"]) > 1
     assert "uvicorn --workers" in prefork["message"]
+
+
+def test_run_bound_stops_long_hold(tmp_path):
+    install = make_install(tmp_path / "dograh", 4)
+    findings = run_checks(install, FOUR, hold=60.0, timeout=3)
+    assert errors(findings) == ["live.fanout"]
+    assert findings["live.fanout"]["message"] == "the fan-out check did not finish within 3 s"
+    assert findings["live.health"]["status"] == "ok"
 
 
 def test_idle_timeout_too_short(tmp_path):
