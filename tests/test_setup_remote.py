@@ -596,6 +596,17 @@ def test_shim_parses():
     assert result.returncode == 0, result.stderr
 
 
+def test_posix_sh_gets_clear_error(tmp_path):
+    """`curl ... | sudo sh` on Debian runs dash, which must stop at the guard."""
+    result = subprocess.run(["/bin/sh"], input=SHIM.read_text(), cwd=tmp_path, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "setup_remote.sh: error: run this script with bash, not sh (curl -fsSL URL | sudo bash)"
+    )
+    assert os.listdir(tmp_path) == []
+
+
 def test_shellcheck_is_clean():
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
