@@ -53,6 +53,7 @@ fi
 WORK_DIR=""
 PYTHON=""
 ZIPAPP=""
+EXPECTED_SHA256=""
 
 die() {
     local code="$1"
@@ -115,7 +116,7 @@ download() {
     local url="$1" target="$2" shown errors reason
     shown="$(redact_url "$url")"
     errors="$WORK_DIR/download.err"
-    if [[ "$url" == http://* ]] && [ -z "${DOGRAH_PYZ_SHA256:-}" ]; then
+    if [[ "$url" == http://* ]] && [ -z "$EXPECTED_SHA256" ]; then
         warn "downloading over plain HTTP without DOGRAH_PYZ_SHA256: the zipapp is not verified"
     fi
     local -a command
@@ -169,19 +170,30 @@ fetch_zipapp() {
     ZIPAPP="$target"
 }
 
-verify_zipapp() {
-    local file="$1" expected actual
-    expected="${DOGRAH_PYZ_SHA256:-}"
+# Checked before any download, so a typo costs nothing. Sets EXPECTED_SHA256,
+# empty when DOGRAH_PYZ_SHA256 is unset or empty.
+read_expected_sha256() {
+    local expected="${DOGRAH_PYZ_SHA256:-}"
     if [ -z "$expected" ]; then
         return 0
     fi
+    # Accept a pasted `sha256sum` line ("<hash>  dograh.pyz") as well.
+    expected="${expected%%[[:space:]]*}"
     expected="${expected,,}"
     if ! [[ "$expected" =~ ^[0-9a-f]{64}$ ]]; then
         die 2 "DOGRAH_PYZ_SHA256 must be 64 hexadecimal digits (the output of sha256sum dograh.pyz), got '${DOGRAH_PYZ_SHA256}'"
     fi
+    EXPECTED_SHA256="$expected"
+}
+
+verify_zipapp() {
+    local file="$1" actual
+    if [ -z "$EXPECTED_SHA256" ]; then
+        return 0
+    fi
     actual="$(sha256_of "$file")"
-    if [ "$actual" != "$expected" ]; then
-        die 1 "checksum mismatch for dograh.pyz: DOGRAH_PYZ_SHA256 is $expected but the file has $actual; nothing was run, fetch the zipapp again or correct DOGRAH_PYZ_SHA256"
+    if [ "$actual" != "$EXPECTED_SHA256" ]; then
+        die 1 "checksum mismatch for dograh.pyz: DOGRAH_PYZ_SHA256 is $EXPECTED_SHA256 but the file has $actual; nothing was run, fetch the zipapp again or correct DOGRAH_PYZ_SHA256"
     fi
 }
 
@@ -246,6 +258,7 @@ main() {
     trap 'exit 143' TERM
 
     check_python
+    read_expected_sha256
     WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/dograh-setup.XXXXXX")" \
         || die 1 "failed to create a temporary directory in ${TMPDIR:-/tmp}; set TMPDIR to a writable directory"
     chmod 700 -- "$WORK_DIR"

@@ -303,8 +303,11 @@ def test_wrong_sha256_stops_before_running(pyz, sandbox, tmp_path):
     assert list(sandbox.tmpdir.iterdir()) == []
 
 
-def test_right_sha256_passes(pyz, sandbox, tmp_path):
-    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz), DOGRAH_PYZ_SHA256=sha256_file(pyz).upper())
+@pytest.mark.parametrize("form", ["lower", "upper", "sha256sum line"])
+def test_right_sha256_passes(pyz, sandbox, tmp_path, form):
+    digest = sha256_file(pyz)
+    value = {"lower": digest, "upper": digest.upper(), "sha256sum line": f"{digest}  dograh.pyz"}[form]
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz), DOGRAH_PYZ_SHA256=value)
     assert_complete_install(tmp_path / "dograh", run_shim(sandbox, env, tmp_path))
 
 
