@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -18,15 +19,17 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 from tests.conftest import EXAMPLE_IP, ROOT
-from tests.support.install_checks import assert_complete_install
+from dograh_installer.install_commit import pending_commit
+from tests.support.install_checks import assert_complete_install, tree_snapshot
 
 TRIALS = 60
+OVERWRITE_TRIALS = 24
 CALIBRATION_RUNS = 3
 RUN_TIMEOUT = 60
 
 
-def install_env(target: Path) -> Dict[str, str]:
-    return {
+def install_env(target: Path, **extra: str) -> Dict[str, str]:
+    env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT / "installer"),
         "LANG": "C.UTF-8",
@@ -34,15 +37,18 @@ def install_env(target: Path) -> Dict[str, str]:
         "FASTAPI_WORKERS": "2",
         "DOGRAH_DIR": str(target),
     }
+    env.update(extra)
+    return env
 
 
-def start_install(target: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dograh_installer.entry", "install"], env=install_env(target),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_install(target: Path, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dograh_installer.entry", "install"],
+                            env=install_env(target, **extra), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
 
 
-def run_install(target: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dograh_installer.entry", "install"], env=install_env(target),
+def run_install(target: Path, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dograh_installer.entry", "install"], env=install_env(target, **extra),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT)
 
 
@@ -67,9 +73,9 @@ def calibrate(workdir: Path) -> Tuple[float, float]:
     return statistics.median(appear_times), statistics.median(total_times)
 
 
-def assert_complete_after(target: Path, context: str) -> None:
+def assert_complete_after(target: Path, context: str) -> Dict[str, str]:
     try:
-        assert_complete_install(target)
+        return assert_complete_install(target)
     except AssertionError as exc:
         raise AssertionError(f"{context}: {exc}") from exc
 
@@ -109,3 +115,59 @@ def test_kill_leaves_absent_or_complete(tmp_path):
     print(f"kill trials (seed {seed}, writes from {writes_start:.3f} s of {duration:.3f} s): {outcomes}")
     assert sum(outcomes.values()) == TRIALS
     assert outcomes["killed mid-write"] > 0, f"no kill landed while files were written: {outcomes}"
+
+
+def without_leftovers(snapshot: Dict[str, tuple]) -> Dict[str, tuple]:
+    """Drop temp files and backup copies, which a killed overwrite may leave beside the old files."""
+    kept = {}
+    for path, entry in snapshot.items():
+        top = Path(path).parts[0] if Path(path).parts else ""
+        if not top.endswith(".tmp") and ".bak." not in top:
+            kept[path] = entry
+    return kept
+
+
+def test_kill_during_overwrite_keeps_old_or_new(tmp_path):
+    seed = int(os.environ.get("DOGRAH_KILL_SEED") or time.time_ns() % 2**32)
+    rng = random.Random(seed)
+    writes_start, duration = calibrate(tmp_path)
+    original = tmp_path / "original"
+    assert run_install(original).returncode == 0
+    old_values = assert_complete_install(original)
+    outcomes = {"old install": 0, "new install": 0, "killed during renames": 0}
+
+    for trial in range(OVERWRITE_TRIALS):
+        target = tmp_path / f"overwrite-{trial}"
+        shutil.copytree(original, target, symlinks=True)
+        # Taken from the copy, because copytree does not keep owners or groups.
+        old_snapshot = without_leftovers(tree_snapshot(target))
+        delay = rng.uniform(0.0, duration)
+        context = f"seed {seed}, overwrite trial {trial}, killed {delay:.4f} s after start"
+
+        process = start_install(target, FASTAPI_WORKERS="3", DOGRAH_FORCE_OVERWRITE="1")
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+
+        if pending_commit(target):
+            outcomes["killed during renames"] += 1
+            # The next install, even one that is then rejected, finishes the renames.
+            rerun = run_install(target)
+            assert rerun.returncode == 1, f"{context}: {rerun.stderr}"
+            assert "Finished replacing the install" in rerun.stdout, context
+        if without_leftovers(tree_snapshot(target)) == old_snapshot:
+            outcomes["old install"] += 1
+        else:
+            outcomes["new install"] += 1
+            values = assert_complete_after(target, context)
+            assert values["FASTAPI_WORKERS"] == "3", context
+            assert values["TURN_SECRET"] != old_values["TURN_SECRET"], context
+            assert values["POSTGRES_PASSWORD"] == old_values["POSTGRES_PASSWORD"], context
+
+        rerun = run_install(target, DOGRAH_FORCE_OVERWRITE="1")
+        assert rerun.returncode == 0, f"{context}: forced re-run failed: {rerun.stderr}"
+        values = assert_complete_after(target, context + ", then forced re-run")
+        assert values["POSTGRES_PASSWORD"] == old_values["POSTGRES_PASSWORD"], context
+
+    print(f"overwrite kill trials (seed {seed}, writes from {writes_start:.3f} s of {duration:.3f} s): {outcomes}")
+    assert outcomes["old install"] > 0, f"no kill landed before the overwrite completed: {outcomes}"

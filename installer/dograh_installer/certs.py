@@ -64,20 +64,31 @@ def generate_self_signed(server_ip: str, public_host: str, days: int = VALIDITY_
     )
 
 
-def install_pair(certs_dir: Path, pair: CertificatePair, timestamp: str) -> Optional[Path]:
-    """Put key and certificate in place together; return the old directory's backup.
+def stage_pair(parent: Path, pair: CertificatePair, name: str = "certs") -> Path:
+    """Write key and certificate into a fresh temp directory under ``parent`` and return it.
 
-    Both files are written into a fresh sibling directory that is renamed
-    to ``certs`` as a whole, so ``certs`` never holds a key without its
-    certificate. An existing ``certs`` directory is renamed to its backup
-    name first.
+    Renaming that directory to ``certs`` as a whole means ``certs`` never
+    contains a key without its certificate.
     """
-    parent = certs_dir.parent
-    staging = Path(tempfile.mkdtemp(prefix=f".{certs_dir.name}.", suffix=".tmp", dir=parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent))
     try:
         os.chmod(staging, 0o755)
         atomic_write(staging / KEY_NAME, pair.key_pem, mode=0o600)
         atomic_write(staging / CERT_NAME, pair.certificate_pem, mode=0o644)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def install_pair(certs_dir: Path, pair: CertificatePair, timestamp: str) -> Optional[Path]:
+    """Put key and certificate in place together; return the old directory's backup.
+
+    An existing ``certs`` directory is renamed to its backup name first.
+    """
+    parent = certs_dir.parent
+    staging = stage_pair(parent, pair, certs_dir.name)
+    try:
         backup = None
         if certs_dir.exists():
             backup = backup_path(certs_dir, timestamp)

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from dograh_installer import __version__
-from dograh_installer.certs import CERT_NAME, KEY_NAME, generate_self_signed, install_pair
+from dograh_installer.certs import CERT_NAME, KEY_NAME, generate_self_signed, stage_pair
 from dograh_installer.envfile import quote_value, read_env, render_env
 from dograh_installer.errors import DograhError, ExistingInstallError, UsageError
-from dograh_installer.fileops import atomic_write_text, backup_file, directory_lock, utc_timestamp
+from dograh_installer.fileops import backup_file, backup_path, directory_lock, utc_timestamp
+from dograh_installer.install_commit import (
+    StagedEntry, commit, discard_staged, pending_commit, recover_interrupted_commit, stage_file,
+)
 from dograh_installer.nginx_conf import render_nginx_conf, worker_ports
 from dograh_installer.templates import render_template
 from dograh_installer.turn_conf import render_turnserver_conf
@@ -118,17 +121,15 @@ def _remove_stale_temporaries(directory: Path) -> None:
             entry.unlink()
 
 
-def _write_file(result: InstallResult, path: Path, text: str, timestamp: str, mode: int = 0o644) -> None:
-    if path.exists():
-        if path.read_bytes() == text.encode("utf-8"):
-            os.chmod(path, mode)
-            result.files.append(path.name)
-            return
-        backup = backup_file(path, timestamp)
-        if backup is not None:
-            result.backups.append(backup)
-    atomic_write_text(path, text, mode)
-    result.files.append(path.name)
+def _stage_text(result: InstallResult, directory: Path, name: str, text: str, timestamp: str,
+                mode: int = 0o644) -> StagedEntry:
+    """Stage ``text`` for ``name``, first copying the current file to its backup if the text differs."""
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    path = directory / name
+    if path.exists() and path.read_bytes() != data:
+        result.backups.append(backup_file(path, timestamp))
+    result.files.append(name)
+    return stage_file(directory, name, data, mode)
 
 
 def _restrict_turn_config(path: Path) -> None:
@@ -142,20 +143,23 @@ def _restrict_turn_config(path: Path) -> None:
         os.chmod(path, 0o644)
 
 
-def _chown_to_sudo_user(directory: Path, environ: Dict[str, str]) -> None:
-    """Give the install to the user who ran sudo, so they can edit it without root."""
+def _chown_to_sudo_user(directory: Path, environ: Dict[str, str], keep_group: List[Path]) -> None:
+    """Give the install to the user who ran sudo, so they can edit it without root.
+
+    Paths in ``keep_group`` keep their group: turnserver.conf's nogroup is
+    how coturn reads it.
+    """
     if os.geteuid() != 0:
         return
     uid, gid = environ.get("SUDO_UID", ""), environ.get("SUDO_GID", "")
     if not (uid.isdigit() and gid.isdigit()):
         return
+    kept = {str(path) for path in keep_group}
     for root, dirs, files in os.walk(directory):
         os.chown(root, int(uid), int(gid))
         for name in dirs + files:
             path = os.path.join(root, name)
-            # turnserver.conf keeps its nogroup group, which coturn reads it through.
-            group = -1 if name == TURN_NAME and root == str(directory) else int(gid)
-            os.chown(path, int(uid), group, follow_symlinks=False)
+            os.chown(path, int(uid), -1 if path in kept else int(gid), follow_symlinks=False)
 
 
 def run_install(
@@ -167,7 +171,7 @@ def run_install(
     directory = settings.directory
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} exists and is not a directory; choose another --dir")
-    if (directory / ENV_NAME).exists() and not settings.force_overwrite:
+    if (directory / ENV_NAME).exists() and not settings.force_overwrite and not pending_commit(directory):
         raise ExistingInstallError(existing_install_message(directory))
     created = not directory.exists()
     try:
@@ -180,11 +184,15 @@ def run_install(
         raise UsageError(f"cannot create install directory {directory}: {exc.strerror}") from exc
 
     with directory_lock(directory, "install"):
+        note = recover_interrupted_commit(directory)
+        if note is not None:
+            notify(note)
+        # Temp files are only deleted after the recovery, which may still need them.
+        _remove_stale_temporaries(directory)
         # Checked again under the lock: another install may have finished meanwhile.
         overwriting = (directory / ENV_NAME).exists()
         if overwriting and not settings.force_overwrite:
             raise ExistingInstallError(existing_install_message(directory))
-        _remove_stale_temporaries(directory)
         result = InstallResult(directory=directory, ports=worker_ports(settings.workers))
 
         postgres_password = _old_postgres_password(directory) if overwriting else None
@@ -207,15 +215,30 @@ def run_install(
         pair = generate_self_signed(settings.server_ip, settings.public_host)
 
         timestamp = utc_timestamp()
-        _write_file(result, directory / COMPOSE_NAME, compose_text, timestamp)
-        _write_file(result, directory / NGINX_NAME, nginx_text, timestamp)
-        _write_file(result, directory / TURN_NAME, turn_text, timestamp, mode=0o600)
-        _restrict_turn_config(directory / TURN_NAME)
-        certs_backup = install_pair(directory / CERTS_DIR, pair, timestamp)
-        if certs_backup is not None:
-            result.backups.append(certs_backup)
-        result.files += [f"{CERTS_DIR}/{CERT_NAME}", f"{CERTS_DIR}/{KEY_NAME}"]
-        # .env goes last: its presence marks a complete install.
-        _write_file(result, directory / ENV_NAME, env_text, timestamp, mode=0o600)
-        _chown_to_sudo_user(directory, environ)
+        entries: List[StagedEntry] = []
+        try:
+            entries.append(_stage_text(result, directory, COMPOSE_NAME, compose_text, timestamp))
+            entries.append(_stage_text(result, directory, NGINX_NAME, nginx_text, timestamp))
+            turn_entry = _stage_text(result, directory, TURN_NAME, turn_text, timestamp, mode=0o600)
+            entries.append(turn_entry)
+            _restrict_turn_config(directory / turn_entry.staged)
+            certs_entry = StagedEntry(staged=stage_pair(directory, pair, CERTS_DIR).name, final=CERTS_DIR)
+            entries.append(certs_entry)
+            if (directory / CERTS_DIR).exists():
+                backup = backup_path(directory / CERTS_DIR, timestamp)
+                certs_entry.backup = backup.name
+                result.backups.append(backup)
+            result.files += [f"{CERTS_DIR}/{CERT_NAME}", f"{CERTS_DIR}/{KEY_NAME}"]
+            # .env is renamed last: its presence marks a complete install.
+            entries.append(_stage_text(result, directory, ENV_NAME, env_text, timestamp, mode=0o600))
+            _chown_to_sudo_user(directory, environ, [directory / TURN_NAME, directory / turn_entry.staged])
+        except BaseException:
+            # Nothing is renamed yet, so dropping the staged files and this
+            # run's backup copies leaves the directory as it was.
+            discard_staged(directory, entries)
+            for backup in result.backups:
+                if backup.is_file():
+                    backup.unlink()
+            raise
+        commit(directory, entries, replaces_install=overwriting)
     return result
