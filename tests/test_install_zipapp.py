@@ -148,3 +148,56 @@ def test_start_from_environment_variable(pyz, shiv_root, tmp_path):
     result = run_pyz(pyz, ["install"], env, cwd=tmp_path)
 
     assert_start_skipped(result, target, "docker is not installed")
+
+
+# What a docker client prints when the engine runs; "compose up" echoes its arguments and directory.
+FAKE_DOCKER_WITH_ENGINE = """#!/bin/sh
+if [ "$1" = compose ] && [ "$2" = version ]; then
+    echo "Docker Compose version v2.29.7"
+    exit 0
+fi
+if [ "$1" = info ]; then
+    echo "27.3.1"
+    exit 0
+fi
+echo "fake compose: $* in $(pwd)"
+echo " Container dograh-api-1  Started"
+exit 0
+"""
+
+
+def test_start_runs_compose_up_in_install_dir(pyz, shiv_root, tmp_path):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    docker = fake_bin / "docker"
+    docker.write_text(FAKE_DOCKER_WITH_ENGINE, encoding="utf-8")
+    docker.chmod(0o755)
+    target = tmp_path / "dograh"
+    env = base_env(shiv_root, SERVER_IP=EXAMPLE_IP, DOGRAH_DIR=str(target), PATH=f"{fake_bin}:/usr/bin:/bin")
+    result = run_pyz(pyz, ["install", "--start"], env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert f"fake compose: {START_COMMAND.split(' ', 1)[1]} in {target}" in result.stdout
+    assert "Container dograh-api-1  Started" in result.stdout
+    assert_complete_install(target)
+
+
+def test_default_directory_is_dograh_in_cwd(pyz, shiv_root, tmp_path):
+    result = run_pyz(pyz, ["install"], base_env(shiv_root, SERVER_IP=EXAMPLE_IP), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert [entry.name for entry in tmp_path.iterdir()] == ["dograh"]
+    assert_complete_install(tmp_path / "dograh")
+
+
+def test_punctuation_in_secret_round_trips(pyz, shiv_root, tmp_path):
+    # Every printable ASCII character that the TURN_SECRET rules allow.
+    secret = "Ab1!%&*()-_=+[]{};:,.<>/?~^|@"
+    target = tmp_path / "dograh"
+    env = base_env(shiv_root, SERVER_IP=EXAMPLE_IP, DOGRAH_DIR=str(target), TURN_SECRET=secret)
+    result = run_pyz(pyz, ["install"], env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    values = assert_complete_install(target)
+    assert values["TURN_SECRET"] == secret
+    assert secret not in result.stdout + result.stderr

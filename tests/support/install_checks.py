@@ -93,6 +93,11 @@ def assert_complete_install(directory: Path, run_nginx_check: bool = True) -> Di
     assert last_value(turn, "static-auth-secret").value == values["TURN_SECRET"]
     assert last_value(turn, "external-ip").value == values["SERVER_IP"]
     assert last_value(turn, "realm").value == values["PUBLIC_HOST"]
+    assert last_value(turn, "listening-port").value == "3478"
+    assert last_value(turn, "tls-listening-port").value == "5349"
+    assert last_value(turn, "min-port").value == "49152"
+    assert last_value(turn, "max-port").value == "49200"
+    assert last_value(turn, "use-auth-secret") is not None
 
     certificate = assert_certificate_matches_key(directory / "certs/local.crt", directory / "certs/local.key")
     san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
