@@ -191,7 +191,7 @@ def test_default_directory_is_dograh_in_cwd(pyz, shiv_root, tmp_path):
 
 
 def test_punctuation_in_secret_round_trips(pyz, shiv_root, tmp_path):
-    # Every printable ASCII character that the TURN_SECRET rules allow.
+    # Every ASCII punctuation character that the TURN_SECRET rules allow.
     secret = "Ab1!%&*()-_=+[]{};:,.<>/?~^|@"
     target = tmp_path / "dograh"
     env = base_env(shiv_root, SERVER_IP=EXAMPLE_IP, DOGRAH_DIR=str(target), TURN_SECRET=secret)
