@@ -19,12 +19,13 @@ import secrets
 import select
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import termios
 import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
@@ -348,6 +349,48 @@ def test_failed_download_is_clear(sandbox, tmp_path, http_server, downloader, wi
     assert "404" in result.stderr
     assert "hunter2" not in result.stderr
     assert "s3cr3t" not in result.stderr
+    assert_nothing_written(tmp_path)
+
+
+def test_interrupted_download_leaves_nothing(sandbox, tmp_path):
+    """SIGTERM mid-download: exit 143 and the partial file is gone with the work directory."""
+    release = threading.Event()
+
+    class StallingHandler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 * 1024 * 1024))
+            self.end_headers()
+            self.wfile.write(b"PK" * 4096)
+            self.wfile.flush()
+            release.wait(60)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StallingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/dograh.pyz"
+        env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ_URL=url)
+        process = subprocess.Popen(sandbox.command(["bash", str(SHIM)]), env=env, cwd=tmp_path,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, start_new_session=True)
+        deadline = time.monotonic() + 60
+        partial = []
+        while not partial and time.monotonic() < deadline and process.poll() is None:
+            partial = [path for path in sandbox.tmpdir.glob("dograh-setup.*/dograh.pyz.part")
+                       if path.stat().st_size > 0]
+            time.sleep(0.05)
+        assert partial, "the download never started"
+        os.killpg(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+    assert process.returncode == 143, stderr
+    assert list(sandbox.tmpdir.iterdir()) == []
     assert_nothing_written(tmp_path)
 
 
