@@ -541,10 +541,10 @@ NOBODY = 65534
 
 
 def nobody_setup(sandbox: Sandbox, pyz: Path) -> Dict[str, str]:
-    """Stage a run as nobody: the zipapp and install directory under the fake /var/tmp, and a fake /tmp.
+    """Stage a run as the nobody user: zipapp and install directory in the fake /var/tmp, and a fake /tmp.
 
-    The test's tmp_path sits below root's 0700 pytest directory, which nobody
-    cannot enter, so everything the shim needs is reached through the mounts.
+    The test's tmp_path sits below root's 0700 pytest directory, which the
+    nobody user cannot enter, so the shim reaches everything through the mounts.
     """
     shutil.copy(pyz, sandbox.var_tmp / "dograh.pyz")
     (sandbox.var_tmp / "dograh.pyz").chmod(0o644)
