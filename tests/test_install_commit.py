@@ -11,7 +11,7 @@ import pytest
 
 from dograh_installer import install as install_module
 from dograh_installer.envfile import read_env
-from dograh_installer.errors import ExistingInstallError
+from dograh_installer.errors import DograhError, ExistingInstallError
 from dograh_installer.install import InstallSettings, run_install
 from dograh_installer.install_commit import JOURNAL_NAME
 from tests.conftest import EXAMPLE_IP
@@ -44,13 +44,15 @@ def test_failed_staging_leaves_previous_install(tmp_path, monkeypatch):
     run_install(settings(target), {}, lambda note: None)
     before = tree_snapshot(target)
 
-    def full_disk(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full_disk(parent, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(parent / ".certs.tmp"))
 
     monkeypatch.setattr(install_module, "stage_pair", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(DograhError) as failure:
         run_install(settings(target, force=True, workers=3), {}, lambda note: None)
 
+    assert "No space left on device" in str(failure.value)
+    assert "nothing was changed" in str(failure.value)
     assert tree_snapshot(target) == before
 
 

@@ -124,3 +124,15 @@ def test_sudo_user_owns_install(pyz, shiv_root, tmp_path):
             assert stat.S_IMODE(info.st_mode) == 0o640
         else:
             assert info.st_gid == gid, f"{path} has gid {info.st_gid}"
+
+
+def test_unusable_lock_file_is_reported(pyz, shiv_root, tmp_path):
+    target = tmp_path / "dograh"
+    (target / ".dograh.lock").mkdir(parents=True)
+
+    result = install(pyz, shiv_root, target)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"cannot open the lock file {target / '.dograh.lock'}: Is a directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(entry.name for entry in target.iterdir()) == [".dograh.lock"]

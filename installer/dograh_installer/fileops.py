@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
 
-from dograh_installer.errors import LockedError
+from dograh_installer.errors import DograhError, LockedError
 
 LOCK_NAME = ".dograh.lock"
 
@@ -89,7 +89,13 @@ def directory_lock(directory: Path, command: str) -> Iterator[None]:
     never leaves a stale lock behind.
     """
     lock_path = directory / LOCK_NAME
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DograhError(
+            f"cannot open the lock file {lock_path}: {exc.strerror}; make {directory} writable for this user "
+            f"and run 'dograh {command}' again"
+        ) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -232,13 +232,19 @@ def run_install(
             # .env is renamed last: its presence marks a complete install.
             entries.append(_stage_text(result, directory, ENV_NAME, env_text, timestamp, mode=0o600))
             _chown_to_sudo_user(directory, environ, [directory / TURN_NAME, directory / turn_entry.staged])
-        except BaseException:
+        except BaseException as exc:
             # Nothing is renamed yet, so dropping the staged files and this
             # run's backup copies leaves the directory as it was.
             discard_staged(directory, entries)
             for backup in result.backups:
                 if backup.is_file():
                     backup.unlink()
+            if isinstance(exc, OSError):
+                raise DograhError(
+                    f"writing the install files into {directory} failed: {exc.strerror or exc} "
+                    f"({exc.filename or 'no file name'}); nothing was changed, so fix the cause and run "
+                    "'dograh install' again"
+                ) from exc
             raise
         commit(directory, entries, replaces_install=overwriting)
     return result
