@@ -9,7 +9,7 @@ SNI and Host, because nginx's certificate and server_name carry that name.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ class Target:
     port: int
     tls_name: str  # PUBLIC_HOST: verified in the certificate and sent as SNI and Host
     cert_file: Path
+    _context: Optional[ssl.SSLContext] = field(default=None, repr=False, compare=False)
 
     @property
     def host_header(self) -> str:
@@ -40,12 +41,19 @@ class Target:
         return f"wss://{self.host_header}{path}"
 
     def ssl_context(self) -> ssl.SSLContext:
-        """Return a context that trusts only the install's own certificate."""
+        """Return a context that trusts only the install's own certificate.
+
+        One context serves every connection: building one per WebSocket
+        costs a few hundred KB each, which a 1,000-connection check notices.
+        """
+        if self._context is not None:
+            return self._context
         try:
             context = ssl.create_default_context(cafile=str(self.cert_file))
         except (OSError, ssl.SSLError) as exc:
             raise UsageError(f"cannot load the install's certificate {self.cert_file}: {exc}; "
                              "run 'dograh doctor' to check the install directory") from exc
+        self._context = context
         return context
 
     def request_extensions(self) -> Dict[str, str]:
