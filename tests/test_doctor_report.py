@@ -107,7 +107,7 @@ def test_zipapp_missing_env_exits_2(pyz, shiv_root, tmp_path):
     result = run_pyz(pyz, ["doctor", "--dir", str(tmp_path)], base_env(shiv_root))
 
     assert result.returncode == 2
-    assert ".env does not exist" in result.stderr
+    assert ".env not found" in result.stderr
 
 
 def test_zipapp_non_utf8_env_exits_2(pyz, shiv_root, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dograh_installer.envfile import parse_env_text
+from dograh_installer.envfile import interpolate, parse_env_text
 
 
 @pytest.mark.parametrize("line, key, value", [
@@ -72,3 +72,17 @@ def test_unparsable_line_reported():
 
     assert env.error_lines == [2]
     assert env.values() == {"A": "1", "B": "2"}
+
+
+@pytest.mark.parametrize("text, expanded", [
+    ("A=x\nB=${A}-$A\n", "x-x"),
+    ("B=${MISSING:-fallback}\n", "fallback"),
+    ("A=\nB=${A:-fallback}|${A-kept}\n", "fallback|"),
+    ("B=pa$$word\n", "pa$word"),
+    ("A=x\nB='${A}'\n", "${A}"),
+    ('A=x\nB="${A}y"\n', "xy"),
+    ("B=$A\nA=x\n", ""),
+    ("B=cost$\n", "cost$"),
+])
+def test_interpolate_like_compose(text, expanded):
+    assert interpolate(parse_env_text(text), "B") == expanded

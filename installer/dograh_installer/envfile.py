@@ -150,6 +150,45 @@ class EnvFile:
         return found
 
 
+# $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, and $$ for a literal $.
+_REFERENCE = re.compile(r"\$(?:\$|\{(?P<braced>\w+)(?:(?P<operator>:?-)(?P<default>[^}]*))?\}|(?P<bare>\w+))")
+
+
+def interpolate(env: EnvFile, key: str) -> Optional[str]:
+    """Return ``key``'s value with ``$`` references expanded the way compose expands them.
+
+    References resolve to bindings earlier in the file.
+    NOTE: compose also consults the environment of the shell that runs
+    ``docker compose up``, which no file records, so a reference to a
+    variable that .env does not set expands to the empty string here.
+    """
+    binding = env.effective(key)
+    if binding is None or binding.value is None:
+        return None
+    if not binding.interpolated():
+        return binding.value
+    known: Dict[str, str] = {}
+    for earlier in env.bindings:
+        if earlier is binding:
+            break
+        if earlier.value is not None:
+            known[earlier.key] = earlier.value
+
+    def expand(match: "re.Match[str]") -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group("braced") or match.group("bare")
+        value = known.get(name)
+        operator = match.group("operator")
+        if operator == ":-" and not value:
+            return match.group("default")
+        if operator == "-" and value is None:
+            return match.group("default")
+        return value or ""
+
+    return _REFERENCE.sub(expand, binding.value)
+
+
 def parse_env_text(text: str) -> EnvFile:
     env = EnvFile(text=text)
     # The mark is reported by has_bom; parsing without it keeps the first key's name clean.

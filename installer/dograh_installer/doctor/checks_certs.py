@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -50,6 +51,10 @@ def check_certs(files: InstallFiles, now: Optional[datetime.datetime] = None) ->
             GROUP)]
     findings = [Finding("certs.files", OK, f"certs/{CERT_NAME} and certs/{KEY_NAME} are present", group=GROUP)]
 
+    if not os.access(key_path, os.R_OK):
+        return findings + [Finding(
+            "certs.parse", SKIPPED, f"certs/{KEY_NAME} is not readable by this user, so the certificate checks "
+            "did not run", "sudo dograh doctor", GROUP)]
     try:
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     except ValueError:

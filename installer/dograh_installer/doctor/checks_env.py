@@ -1,7 +1,8 @@
-""".env checks: required keys, the worker count, and what compose sees but a person cannot."""
+""".env checks: required keys, the worker count, and what compose reads but an editor does not show."""
 
 from __future__ import annotations
 
+import re
 from typing import List, Optional
 
 from dograh_installer.doctor.install_files import InstallFiles
@@ -10,6 +11,9 @@ from dograh_installer.findings import ERROR, OK, WARNING, Finding
 
 GROUP = ".env"
 FIX = "dograh doctor --fix"
+# A $ that compose expands: $NAME, ${...}, $$, and $( or $1, which compose
+# releases treat differently. A $ before other characters stays literal.
+_REFERENCE_START = re.compile(r"\$[A-Za-z0-9_{($]")
 
 
 def _lines(numbers: List[int]) -> str:
@@ -98,12 +102,18 @@ def _invisible(files: InstallFiles) -> List[Finding]:
     interpolated = [binding for binding in env.bindings if binding.interpolated()]
     if interpolated:
         for binding in interpolated:
+            if _REFERENCE_START.search(binding.value or ""):
+                consequence = ("compose replaces $NAME or ${NAME} with another variable's value, so the "
+                               "services get a different value than the file shows")
+                fix = f"decide which value {binding.key} should have and write it in single quotes in .env"
+            else:
+                consequence = ("compose keeps this one as written, but expands any '$' that a name "
+                               "follows, so an edit can change the value unnoticed")
+                fix = f"{FIX} (puts {binding.key} in single quotes)"
             findings.append(Finding(
                 "env.dollar", WARNING,
-                f"{binding.key} (line {binding.line}) contains '$' outside single quotes: compose replaces "
-                "$NAME with another variable's value, so the service gets a different value than the file shows",
-                f"{FIX}, or put the value of {binding.key} in single quotes", GROUP,
-                data={"key": binding.key, "line": binding.line}))
+                f"{binding.key} (line {binding.line}) contains '$' outside single quotes: {consequence}",
+                fix, GROUP, data={"key": binding.key, "line": binding.line}))
     else:
         findings.append(Finding("env.dollar", OK, "no value contains a '$' that compose would interpolate",
                                 group=GROUP))

@@ -160,24 +160,36 @@ def _check_next_upstream(api: ApiLocation, config: NginxConfig) -> List[Finding]
 
 
 def _check_probe_header(api: ApiLocation, config: NginxConfig) -> List[Finding]:
-    values = _header(api, config, "add_header", PROBE_HEADER)
     where = _where(api)
-    if not values:
+    directives = [
+        item for item in api.lookup("add_header", config.directives)
+        if len(item.args) >= 2 and item.args[0].lower() == PROBE_HEADER.lower()
+    ]
+    if not directives:
         return [Finding(
             "location.probe_header", WARNING,
             f"{where} does not add {PROBE_HEADER}: 'dograh doctor --live' cannot tell which worker served "
             "each connection",
             f"add 'add_header {PROBE_HEADER} $dograh_probe_upstream always;' to {where}, with the map from "
             "a fresh install's nginx.conf", GROUP)]
-    value = values[-1]
+    directive = directives[-1]
+    value = directive.args[1]
     mapping = map_for(config, value)
     probe_only = (
-        mapping is not None and mapping.args[0] == PROBE_REQUEST_VARIABLE and map_default(mapping) in ("", '""')
+        mapping is not None and mapping.args[0] == PROBE_REQUEST_VARIABLE and map_default(mapping) == ""
     )
-    if probe_only:
-        return []
-    return [Finding(
-        "location.probe_header", ERROR,
-        f"{where} sends {PROBE_HEADER} {value} to every client: it shows internal addresses",
-        f"send it only to probes: 'add_header {PROBE_HEADER} $dograh_probe_upstream always;' with the "
-        f"map of {PROBE_REQUEST_VARIABLE} from a fresh install's nginx.conf", GROUP)]
+    if not probe_only:
+        return [Finding(
+            "location.probe_header", ERROR,
+            f"{where} sends {PROBE_HEADER} {value} to every client: it shows internal addresses",
+            f"send it only to probes: 'add_header {PROBE_HEADER} $dograh_probe_upstream always;' with the "
+            f"map of {PROBE_REQUEST_VARIABLE} from a fresh install's nginx.conf", GROUP)]
+    if "always" not in directive.args[2:]:
+        # Without "always", nginx adds a header only to 200, 201, 204, 206, 301,
+        # 302, 303, 304, 307 and 308 responses (nginx's add_header documentation).
+        return [Finding(
+            "location.probe_header", WARNING,
+            f"{where} adds {PROBE_HEADER} without 'always': WebSocket 101 responses lack it, so "
+            "'dograh doctor --live' cannot attribute WebSocket connections to workers",
+            f"add 'always' to the add_header {PROBE_HEADER} line (line {directive.line})", GROUP)]
+    return []

@@ -6,7 +6,8 @@ import hmac
 from typing import List
 
 from dograh_installer.doctor.install_files import InstallFiles
-from dograh_installer.findings import ERROR, OK, Finding
+from dograh_installer.envfile import interpolate
+from dograh_installer.findings import ERROR, OK, SKIPPED, Finding
 from dograh_installer.turn_conf import last_value
 
 GROUP = "TURN"
@@ -15,6 +16,12 @@ FIX = "dograh doctor --fix"
 
 def check_turn(files: InstallFiles) -> List[Finding]:
     options = files.turn
+    if files.turn_unreadable:
+        return [Finding(
+            "turn.readable", SKIPPED,
+            "turnserver.conf is not readable by this user (a root install gives it to coturn's group), "
+            "so the TURN checks did not run",
+            "sudo dograh doctor", GROUP)]
     if options is None:
         return []
     findings: List[Finding] = []
@@ -29,7 +36,8 @@ def check_turn(files: InstallFiles) -> List[Finding]:
         findings.append(Finding("turn.use_auth_secret", OK, "use-auth-secret is set", group=GROUP))
 
     secret = last_value(options, "static-auth-secret")
-    expected = files.values.get("TURN_SECRET")
+    # The secret the api receives: compose expands a $ outside single quotes.
+    expected = interpolate(files.env, "TURN_SECRET")
     if expected:
         # Both values stay out of every message; compare_digest keeps the comparison constant-time.
         if secret is None or not secret.value:
@@ -38,11 +46,16 @@ def check_turn(files: InstallFiles) -> List[Finding]:
                 "turnserver.conf sets no static-auth-secret: WebRTC calls relayed through TURN fail",
                 FIX, GROUP))
         elif not hmac.compare_digest(secret.value.encode("utf-8"), expected.encode("utf-8")):
+            binding = files.env.effective("TURN_SECRET")
+            expanded = binding is not None and binding.interpolated()
+            source = "TURN_SECRET as compose expands its '$'" if expanded else "TURN_SECRET in .env"
+            fix = ("write TURN_SECRET in single quotes in .env, then run dograh doctor again" if expanded
+                   else f"{FIX} (copies TURN_SECRET into turnserver.conf)")
             findings.append(Finding(
                 "turn.secret", ERROR,
-                f"static-auth-secret (turnserver.conf line {secret.line}) differs from TURN_SECRET in .env: "
+                f"static-auth-secret (turnserver.conf line {secret.line}) differs from {source}: "
                 "coturn rejects the credentials the API hands out, so calls relayed through TURN fail",
-                f"{FIX} (copies TURN_SECRET into turnserver.conf)", GROUP))
+                fix, GROUP))
         else:
             findings.append(Finding("turn.secret", OK, "static-auth-secret equals TURN_SECRET", group=GROUP))
 

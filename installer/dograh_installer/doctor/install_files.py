@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -19,7 +20,7 @@ class InstallFiles:
 
     directory: Path
     env: EnvFile
-    values: Dict[str, str]  # .env as compose sees it, without any CRLF \r
+    values: Dict[str, str]  # .env as compose reads it, without any CRLF \r
     nginx_text: Optional[str] = None
     nginx: Optional[NginxConfig] = None
     nginx_error: Optional[str] = None  # why nginx.conf could not be parsed
@@ -27,6 +28,9 @@ class InstallFiles:
     compose: Optional[Any] = None  # the YAML document
     compose_error: Optional[str] = None
     missing: List[str] = field(default_factory=list)  # required files not found, relative names
+    # A root install leaves turnserver.conf to root and coturn's group, so an
+    # operator without sudo cannot read it; that skips the TURN checks only.
+    turn_unreadable: bool = False
 
     @property
     def certs_dir(self) -> Path:
@@ -58,7 +62,7 @@ def load_install(directory: Path) -> InstallFiles:
     env_text = _read_text(directory / ENV_NAME)
     if env_text is None:
         raise UsageError(
-            f"{directory / ENV_NAME} does not exist, so {directory} holds no complete install; "
+            f"{directory / ENV_NAME} not found, so {directory} contains no complete install; "
             "pass the install directory with --dir, or run dograh install"
         )
     env = parse_env_text(env_text)
@@ -71,13 +75,17 @@ def load_install(directory: Path) -> InstallFiles:
         try:
             files.nginx = parse_nginx_text(files.nginx_text)
         except NginxParseError as exc:
-            files.nginx_error = f"{exc} (line {exc.line})" if exc.line else str(exc)
+            files.nginx_error = str(exc)  # crossplane's and nginx's messages end with "in nginx.conf:LINE"
 
-    turn_text = _read_text(directory / TURN_NAME)
-    if turn_text is None:
-        files.missing.append(TURN_NAME)
+    turn_path = directory / TURN_NAME
+    if turn_path.exists() and not os.access(turn_path, os.R_OK):
+        files.turn_unreadable = True
     else:
-        files.turn = parse_turnserver_text(turn_text)
+        turn_text = _read_text(turn_path)
+        if turn_text is None:
+            files.missing.append(TURN_NAME)
+        else:
+            files.turn = parse_turnserver_text(turn_text)
 
     compose_text = _read_text(directory / COMPOSE_NAME)
     if compose_text is None:

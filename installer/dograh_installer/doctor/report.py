@@ -63,7 +63,7 @@ def render_text(findings: List[Finding], unicode_marks: bool, color: bool) -> st
             lines.append(f"  {mark} {finding.message}  [{finding.id}]")
             for detail in finding.details:
                 lines.append(f"      {detail}")
-            if finding.fix and finding.status in (WARNING, ERROR):
+            if finding.fix and finding.status != OK:
                 lines.append(f"      fix: {finding.fix}")
     lines += ["", summary_line(findings)]
     text = "\n".join(lines) + "\n"
