@@ -89,9 +89,30 @@ def test_upstream_shared_line_is_rejected():
         set_upstream_workers(text, 2)
 
 
-def test_upstream_missing_is_rejected():
-    with pytest.raises(EditError, match="no 'upstream dograh_api'"):
-        set_upstream_workers("server { listen 80; }\n", 2)
+def test_upstream_missing_is_added_before_servers():
+    text = "# top\nserver { listen 80; }\n"
+    result, notes = set_upstream_workers(text, 2)
+
+    assert result == (
+        "# top\n"
+        "upstream dograh_api {\n"
+        "    zone dograh_api 64k;\n"
+        "    least_conn;\n"
+        "    server api:8000 max_fails=3 fail_timeout=10s;\n"
+        "    server api:8001 max_fails=3 fail_timeout=10s;\n"
+        "    keepalive 32;\n"
+        "}\n"
+        "\n"
+        "server { listen 80; }\n"
+    )
+    assert notes == ["nginx.conf: added upstream dograh_api"]
+
+
+def test_upstream_missing_in_file_without_servers():
+    result, _ = set_upstream_workers("# only a comment", 1)
+
+    assert result.startswith("# only a comment\nupstream dograh_api {\n")
+    assert upstream_ports(result) == [("api", 8000)]
 
 
 def test_upstream_unchanged_when_correct():

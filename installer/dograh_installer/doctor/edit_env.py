@@ -127,9 +127,9 @@ def _single_quoted_without_change(chunk: EnvChunk) -> Optional[str]:
     compose interpolates ``$`` in bare and double-quoted values, so the
     stack runs with whatever ``$NAME`` expanded to at ``docker compose up``,
     which no file records. Quoting such a value would change what the
-    running stack uses (for OSS_JWT_SECRET: everyone is logged out), so only
-    a ``$`` that compose cannot expand (at the end or before punctuation)
-    is quoted here; the rest stay findings with a manual fix.
+    running stack uses (a new OSS_JWT_SECRET logs everyone out). So only a
+    ``$`` that compose cannot expand, at the end or before punctuation, is
+    quoted here. The rest stay findings with a manual fix.
     """
     value = chunk.value
     if value is None or "$" not in value or value_style(chunk.body) == "single":
@@ -151,8 +151,8 @@ def normalise_env(text: str, values: Optional[Dict[str, str]] = None) -> EnvEdit
       NOTE: that holds for compose v2's parser; a tool that keeps the
       ``\\r`` would have read every value with a trailing ``\\r`` before.
     - Of a duplicated key only the effective (last) binding stays, because
-      that is the one compose uses; the shadowed lines are removed, and the
-      backup keeps them.
+      compose uses that one. The shadowed lines are removed, and the backup
+      keeps them.
     - A ``$`` in a bare or double-quoted value is single-quoted where that
       keeps the value (see ``_single_quoted_without_change``).
     """
@@ -166,24 +166,30 @@ def normalise_env(text: str, values: Optional[Dict[str, str]] = None) -> EnvEdit
 
     chunks = split_chunks(text)
     effective = _effective_indexes(chunks)
-    kept: List[EnvChunk] = []
+    remaining: List[EnvChunk] = []
     removed: Dict[str, int] = {}
     for index, chunk in enumerate(chunks):
         if chunk.key is not None and effective[chunk.key] != index:
             removed[chunk.key] = removed.get(chunk.key, 0) + 1
             # The blank lines in front of a removed binding stay.
             if chunk.lead:
-                kept.append(EnvChunk(None, None, chunk.lead, ""))
+                remaining.append(EnvChunk(None, None, chunk.lead, ""))
             continue
-        kept.append(chunk)
+        remaining.append(chunk)
     for key, count in removed.items():
         lines = "line" if count == 1 else "lines"
         result.notes.append(f".env: removed {count} shadowed {key} {lines}; compose used the last one")
 
-    for chunk in kept:
-        if chunk.key is None or chunk.key == FROZEN_KEY:
+    for chunk in remaining:
+        if chunk.key is None or chunk.key in (values or {}):
             continue
-        if chunk.key in (values or {}):
+        if chunk.key == FROZEN_KEY:
+            if chunk.value and "$" in chunk.value and value_style(chunk.body) != "single":
+                result.skipped.append(
+                    f".env: {FROZEN_KEY} contains '$' and --fix never rewrites it, because the postgres data "
+                    "volume keeps the password it started with; quote it by hand only if the database accepts "
+                    "the quoted value"
+                )
             continue
         literal = _single_quoted_without_change(chunk)
         if literal is not None:
@@ -195,7 +201,7 @@ def normalise_env(text: str, values: Optional[Dict[str, str]] = None) -> EnvEdit
                 f"the stack should use and write it in single quotes by hand"
             )
 
-    text = join_chunks(kept)
+    text = join_chunks(remaining)
     for key, value in (values or {}).items():
         text = set_value(text, key, value)
     result.text = text

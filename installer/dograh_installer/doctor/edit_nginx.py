@@ -1,8 +1,8 @@
 """Edits of nginx.conf that touch only the lines they must.
 
 crossplane gives each directive's first line and, through its lexer, the
-line of every token, so an edit can check that a line holds nothing but the
-directive it replaces before replacing the line.
+line of every token, so an edit can check that a line contains nothing but
+the directive it replaces before replacing the line.
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
-from dograh_installer.doctor.edit_text import EditError, LineEdit, apply_line_edits, indentation, line_ending
+from dograh_installer.doctor.edit_text import (
+    EditError,
+    LineEdit,
+    apply_line_edits,
+    dominant_line_ending,
+    indentation,
+    line_ending,
+)
 from dograh_installer.inputs import MAX_WORKERS
 from dograh_installer.nginx_conf import (
     DEFAULT_UPSTREAM_HOST,
@@ -23,6 +30,7 @@ from dograh_installer.nginx_conf import (
     Upstream,
     UpstreamServer,
     parse_nginx_text,
+    render_server_lines,
 )
 
 # Parameters copied from an existing server line to the lines added next
@@ -55,7 +63,7 @@ def _is_comment(token: str) -> bool:
 
 
 def _server_owns_lines(server: UpstreamServer, directive_args: List[str], tokens: Dict[int, List[str]]) -> bool:
-    """Return True when lines line..end_line hold this server directive and comments only."""
+    """Return True when lines line..end_line contain this server directive and comments only."""
     found = [
         token
         for number in range(server.line, server.end_line + 1)
@@ -70,11 +78,11 @@ def _line_starts_with(tokens: Dict[int, List[str]], number: int, name: str) -> b
 
 
 def adoptable_worker_count(upstream: Upstream) -> int:
-    """Return the worker count an upstream stands for: its distinct worker ports.
+    """Return the worker count an upstream implies: the number of its distinct worker ports.
 
-    A worker port is 8000..8063 (the most workers ``dograh`` runs), whatever
-    the host. Duplicates count once and a gap does not count, so
-    ``8000, 8001, 8001, 8003`` stands for 3 workers; the upstream is then
+    A worker port is 8000..8063 (``dograh`` runs at most 64 workers),
+    whatever the host. Duplicates count once and a gap does not count, so
+    ``8000, 8001, 8001, 8003`` means 3 workers, and the upstream is then
     rewritten to 8000..8002.
     """
     last_port = FIRST_WORKER_PORT + MAX_WORKERS - 1
@@ -102,18 +110,15 @@ def _style_from(reference: Optional[UpstreamServer]) -> List[str]:
 def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineEdit], List[str]]:
     """Plan the line edits that make the upstream list ``api:8000``..``api:8000+workers-1``.
 
-    Server lines that already name a wanted port on host ``api`` stay as
-    they are, trailing comments included; duplicates, other ports and other
-    hosts go; missing ports are added after the last kept line in the
-    indentation of the first server line and the parameters of the existing
-    lines.
+    Server lines that already name an expected port on host ``api`` stay as
+    they are, trailing comments included. Duplicates, other ports and other
+    hosts are removed. Missing ports are added after the last kept line,
+    with the indentation of the first server line and the parameters of the
+    existing lines.
     """
     upstream = config.upstream()
     if upstream is None:
-        raise EditError(
-            f"nginx.conf has no 'upstream {UPSTREAM_NAME}' block; restore it from a fresh install's nginx.conf "
-            "(dograh install --dir /tmp/dograh-reference) and run 'dograh doctor' again"
-        )
+        return [_missing_upstream_edit(config, workers)], [f"nginx.conf: added upstream {UPSTREAM_NAME}"]
     tokens = _tokens_by_line(config)
     lines = config.text.splitlines(keepends=True)
     servers = upstream.servers
@@ -124,24 +129,29 @@ def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineE
                 "put each 'server' directive of the upstream on its own line, then run the fix again"
             )
 
-    wanted = list(range(FIRST_WORKER_PORT, FIRST_WORKER_PORT + workers))
+    expected_ports = list(range(FIRST_WORKER_PORT, FIRST_WORKER_PORT + workers))
     kept: List[UpstreamServer] = []
     removed: List[UpstreamServer] = []
     kept_ports = set()
     for server in servers:
-        if server.host == DEFAULT_UPSTREAM_HOST and server.port in wanted and server.port not in kept_ports:
+        if server.host == DEFAULT_UPSTREAM_HOST and server.port in expected_ports and server.port not in kept_ports:
             kept.append(server)
             kept_ports.add(server.port)
         else:
             removed.append(server)
-    missing = [port for port in wanted if port not in kept_ports]
+    missing = [port for port in expected_ports if port not in kept_ports]
 
     edits = [LineEdit(server.line, server.end_line, []) for server in removed]
     notes = [f"nginx.conf: removed 'server {server.address}' (line {server.line})" for server in removed]
     if not missing:
         return edits, notes
 
-    reference = kept[0] if kept else (servers[0] if servers else None)
+    # New lines copy a kept line's parameters, or any server line's.
+    reference = None
+    if kept:
+        reference = kept[0]
+    elif servers:
+        reference = servers[0]
     if servers:
         indent = indentation(lines[servers[0].line - 1])
     else:
@@ -170,6 +180,33 @@ def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineE
             )
         edits.append(LineEdit(anchor, anchor - 1, new_lines))
     return edits, notes
+
+
+def _missing_upstream_edit(config: NginxConfig, workers: int) -> LineEdit:
+    """Insert the upstream block as a fresh install writes it, before the first top-level server block."""
+    tokens = _tokens_by_line(config)
+    lines = config.text.splitlines(keepends=True)
+    first_server = next((d for d in config.directives if d.name == "server"), None)
+    block = [
+        f"upstream {UPSTREAM_NAME} {{",
+        f"{SERVER_INDENT}zone {UPSTREAM_NAME} 64k;",
+        f"{SERVER_INDENT}least_conn;",
+        *render_server_lines(workers).split("\n"),
+        f"{SERVER_INDENT}keepalive 32;",
+        "}",
+        "",
+    ]
+    if first_server is None:
+        eol = dominant_line_ending(config.text)
+        prefix = [] if not lines or lines[-1].endswith("\n") else [eol]
+        return LineEdit(len(lines) + 1, len(lines), prefix + [line + eol for line in block])
+    if not _line_starts_with(tokens, first_server.line, "server"):
+        raise EditError(
+            f"nginx.conf line {first_server.line}: cannot add upstream {UPSTREAM_NAME} before this server block "
+            "because other directives share its line; copy the upstream block from a fresh install's nginx.conf"
+        )
+    eol = line_ending(lines[first_server.line - 1])
+    return LineEdit(first_server.line, first_server.line - 1, [line + eol for line in block])
 
 
 def set_upstream_workers(text: str, workers: int) -> Tuple[str, List[str]]:

@@ -7,13 +7,13 @@ replacing whole lines, so every line it does not name keeps its bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List
 
 from dograh_installer.errors import DograhError
 
 
 class EditError(DograhError):
-    """A file cannot be edited safely by machine; the message says what to edit by hand."""
+    """A file cannot be edited safely by machine; the message names what to edit by hand."""
 
 
 @dataclass
@@ -55,13 +55,6 @@ def dominant_line_ending(text: str) -> str:
 
 def indentation(line: str) -> str:
     return line[:len(line) - len(line.lstrip(" \t"))]
-
-
-def line_at(text: str, number: int) -> Optional[str]:
-    lines = text.splitlines(keepends=True)
-    if 1 <= number <= len(lines):
-        return lines[number - 1]
-    return None
 
 
 def ensure_final_newline(text: str) -> str:

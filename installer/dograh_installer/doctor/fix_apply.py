@@ -74,9 +74,9 @@ def _back_up(change: FileChange, timestamp: str) -> Path:
 def _write(change: FileChange, owner: tuple) -> None:
     if change.content_changed:
         fileops.atomic_write(change.path, change.new, mode=change.new_mode)
-        # The temp file behind atomic_write belongs to us; turnserver.conf
-        # must keep its group (coturn reads it as nogroup) and an install
-        # made with sudo keeps its user's ownership.
+        # atomic_write's temp file belongs to this process. turnserver.conf
+        # must keep its group because coturn reads it as nogroup, and an
+        # install made with sudo keeps its user's ownership.
         if os.geteuid() == 0 and (os.stat(change.path).st_uid, os.stat(change.path).st_gid) != owner:
             os.chown(change.path, *owner)
     if change.mode_changed:

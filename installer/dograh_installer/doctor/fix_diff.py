@@ -43,7 +43,11 @@ def _display(line: str, secret: bool) -> str:
     masked = mask_line(text)
     if secret and masked == text:
         masked = f"{MASK} (part of a secret value)"
-    return ("<BOM>" if bom else "") + masked + ("^M" if carriage else "")
+    if bom:
+        masked = "<BOM>" + masked
+    if carriage:
+        masked += "^M"
+    return masked
 
 
 def _secret_lines(change: FileChange, text: str) -> Set[int]:
