@@ -77,6 +77,7 @@ def test_fix_repairs_every_fixable_finding(drifted, capsys):
         # coturn runs as nobody:nogroup and reads the file through its group.
         assert os.stat(drifted / "turnserver.conf").st_gid == 65534
     assert backups(drifted) != []
+    assert "docker compose --profile remote restart coturn" in output.out
     for secret in secrets_before.values():
         assert secret not in output.out + output.err
 

@@ -288,3 +288,14 @@ def test_diff_masks_turn_secret():
     assert "aaaa" not in output
     assert "bbbb" not in output
     assert f"+static-auth-secret={MASK}" in output
+
+
+def test_probe_header_for_everyone_is_narrowed():
+    template = render_nginx_conf(2, EXAMPLE_IP)
+    leaking = template.replace("add_header X-Dograh-Upstream $dograh_probe_upstream always;",
+                               "add_header X-Dograh-Upstream $upstream_addr;   # debugging")
+
+    result, notes = add_probe_header(leaking)
+
+    assert result == template
+    assert len(notes) == 1

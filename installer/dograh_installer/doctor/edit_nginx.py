@@ -251,35 +251,78 @@ def _has_probe_map(config: NginxConfig) -> bool:
     )
 
 
-def add_probe_header(text: str) -> Tuple[str, List[str]]:
-    """Add the probe-only X-Dograh-Upstream header where an /api/v1/ location lacks it.
+def _directive_end_line(config: NginxConfig, directive: Directive) -> int:
+    """Return the line of the ``;`` that ends a simple directive."""
+    started = False
+    for token, line in config.tokens:
+        if not started:
+            started = line == directive.line and token == directive.name
+        elif token == ";":
+            return line
+    raise EditError(f"nginx.conf line {directive.line}: cannot find the end of '{directive.name}'")
 
-    Two insertions, nothing else: the ``map`` that empties the header for
-    requests without X-Dograh-Probe (before the upstream block, at http
-    level), and ``add_header ... always;`` as the last line of each
-    location that proxies /api/v1/ to the upstream.
+
+def _owns_lines(directive: Directive, end_line: int, tokens: Dict[int, List[str]]) -> bool:
+    found = [
+        token
+        for number in range(directive.line, end_line + 1)
+        for token in tokens.get(number, [])
+        if not _is_comment(token)
+    ]
+    return found == [directive.name, *directive.args, ";"]
+
+
+def add_probe_header(text: str) -> Tuple[str, List[str]]:
+    """Make each /api/v1/ location send X-Dograh-Upstream to probe requests only.
+
+    A location without the header gets ``add_header ... always;`` as its
+    last line. A header with any other value (``$upstream_addr`` shows
+    internal addresses to every client) has its line rewritten. The ``map``
+    that empties the header for requests without X-Dograh-Probe is added
+    before the upstream block, at http level, when it is missing. Nothing
+    else changes.
     """
     config = parse_nginx_text(text)
     tokens = _tokens_by_line(config)
     lines = text.splitlines(keepends=True)
     edits: List[LineEdit] = []
     notes: List[str] = []
+    header_line = f"add_header {PROBE_HEADER} {PROBE_VARIABLE} always;"
 
     for location in _api_locations(config):
+        where = f"location {location.args[-1]}"
         headers = [child for child in location.find("add_header") if child.args[:1]]
-        if any(child.args[0].lower() == PROBE_HEADER.lower() for child in headers):
+        probe_headers = [child for child in headers if child.args[0].lower() == PROBE_HEADER.lower()]
+        for header in probe_headers:
+            if header.args[1:2] == [PROBE_VARIABLE]:
+                continue
+            end_line = _directive_end_line(config, header)
+            if not _owns_lines(header, end_line, tokens):
+                raise EditError(
+                    f"nginx.conf line {header.line}: the {PROBE_HEADER} header shares its line with other "
+                    f"directives; change it to '{header_line}' by hand"
+                )
+            indent = indentation(lines[header.line - 1])
+            edits.append(LineEdit(header.line, end_line, [indent + header_line + line_ending(lines[end_line - 1])]))
+            notes.append(f"nginx.conf: {where} now sends {PROBE_HEADER} to probe requests only "
+                         f"(line {header.line})")
+        if probe_headers:
             continue
+
         closing = _block_end_line(config, location)
         if not _line_starts_with(tokens, closing, "}"):
             raise EditError(
-                f"nginx.conf line {closing}: the location {location.args[-1]} ends on a line with other "
-                f"directives; add 'add_header {PROBE_HEADER} {PROBE_VARIABLE} always;' to it by hand"
+                f"nginx.conf line {closing}: {where} ends on a line with other directives; "
+                f"add '{header_line}' to it by hand"
             )
         children = [child for child in location.block or [] if child.name != "#"]
-        indent = indentation(lines[children[0].line - 1]) if children else indentation(lines[location.line - 1]) + "    "
-        eol = line_ending(lines[closing - 1] if closing <= len(lines) else "\n")
-        edits.append(LineEdit(closing, closing - 1, [f"{indent}add_header {PROBE_HEADER} {PROBE_VARIABLE} always;{eol}"]))
-        notes.append(f"nginx.conf: added the probe-only {PROBE_HEADER} header to location {location.args[-1]}")
+        if children:
+            indent = indentation(lines[children[0].line - 1])
+        else:
+            indent = indentation(lines[location.line - 1]) + SERVER_INDENT
+        eol = line_ending(lines[closing - 1])
+        edits.append(LineEdit(closing, closing - 1, [indent + header_line + eol]))
+        notes.append(f"nginx.conf: added the probe-only {PROBE_HEADER} header to {where}")
 
     if edits and not _has_probe_map(config):
         upstream = config.upstream()

@@ -17,6 +17,7 @@ from dograh_installer.doctor.fix_apply import apply_plan, validate_nginx_change
 from dograh_installer.doctor.fix_diff import render_diff
 from dograh_installer.doctor.fix_plan import FixPlan, plan_fix
 from dograh_installer.errors import EXIT_PROBLEMS
+from dograh_installer.install import TURN_NAME
 
 FIX_SCHEMA = "dograh.fix/1"
 RECREATE_ARGS = ("up", "-d", "--force-recreate", "api", "nginx")
@@ -115,6 +116,14 @@ def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, 
     _emit([""] + [f"Backed up {backup.name}" for backup in result.backups]
           + [f"Wrote {change.name}" for change in plan.changes], as_json)
     document["restart"] = _restart(plan, restart, as_json)
+    turn_change = plan.change_for(TURN_NAME)
+    if turn_change is not None and turn_change.content_changed:
+        # Only api and nginx are recreated after a fix, so the coturn
+        # restart is printed for the person to run.
+        command = f"cd {shlex.quote(str(plan.directory))} && " + docker_compose.shell_command(
+            docker_compose.compose_argv("restart", "coturn"))
+        _emit(["", f"coturn reads turnserver.conf only when it starts; restart it with:\n  {command}"], as_json)
+        document["coturn_restart_command"] = command
 
     checked = _check_again(plan.directory, as_json)
     document.update(checked)
