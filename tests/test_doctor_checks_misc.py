@@ -126,3 +126,24 @@ def test_compose_invalid_yaml_is_error(install_dir):
     statuses = {finding.id: finding.status for finding in check_compose(load_install(install_dir))}
 
     assert statuses == {"compose.parse": "error"}
+
+
+def test_shorter_api_prefix_counts(install_dir):
+    conf = install_dir / "nginx.conf"
+    conf.write_text(conf.read_text().replace("location /api/v1/ {", "location /api/ {"))
+
+    findings = _by_id(install_dir, nginx_syntax=False)
+
+    assert findings["location.api"].status == "ok"
+    assert findings["location.proxy_pass"].status == "ok"
+    assert findings["location.timeouts"].status == "ok"
+
+
+def test_api_falling_to_ui_is_error(install_dir):
+    conf = install_dir / "nginx.conf"
+    conf.write_text(conf.read_text().replace("location /api/v1/ {", "location /api-old/ {"))
+
+    finding = _by_id(install_dir, nginx_syntax=False)["location.api"]
+
+    assert finding.status == "error"
+    assert "location /, which proxies to http://ui:3010" in finding.message

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from dograh_installer.doctor.install_files import InstallFiles
 from dograh_installer.doctor.nginx_query import (
@@ -16,6 +16,17 @@ GROUP = "nginx /api/v1/"
 MIN_PROXY_TIMEOUT = 3600
 PROBE_HEADER = "X-Dograh-Upstream"
 PROBE_REQUEST_VARIABLE = "$http_x_dograh_probe"
+
+# The message of each check when no location fails it.
+OK_SUMMARIES = {
+    "location.proxy_pass": f"every {API_PREFIX} location proxies to {UPSTREAM_NAME}",
+    "location.http_version": "proxy_http_version 1.1, which WebSockets need",
+    "location.upgrade": "Upgrade is passed from $http_upgrade",
+    "location.connection": "Connection is set to upgrade for WebSockets",
+    "location.timeouts": f"proxy_read_timeout and proxy_send_timeout are at least {MIN_PROXY_TIMEOUT} s",
+    "location.next_upstream": "proxy_next_upstream retries on another worker when one cannot be reached",
+    "location.probe_header": f"{PROBE_HEADER} is sent only to requests with X-Dograh-Probe",
+}
 
 
 def _where(api: ApiLocation) -> str:
@@ -36,7 +47,10 @@ def check_locations(files: InstallFiles) -> List[Finding]:
         return []
     locations = api_locations(config)
     if not locations:
-        return [_missing(config)]
+        fallback = _fallback_to_upstream(config)
+        if fallback is None:
+            return [_missing(config)]
+        locations = [fallback]
     problems: Dict[str, List[Finding]] = {}
     for api in locations:
         for finding in _check_one(api, config):
@@ -47,15 +61,17 @@ def check_locations(files: InstallFiles) -> List[Finding]:
     return findings
 
 
-OK_SUMMARIES = {
-    "location.proxy_pass": f"every {API_PREFIX} location proxies to {UPSTREAM_NAME}",
-    "location.http_version": "proxy_http_version 1.1, which WebSockets need",
-    "location.upgrade": "Upgrade is passed from $http_upgrade",
-    "location.connection": "Connection is set to upgrade for WebSockets",
-    "location.timeouts": f"proxy_read_timeout and proxy_send_timeout are at least {MIN_PROXY_TIMEOUT} s",
-    "location.next_upstream": "proxy_next_upstream retries on another worker when one cannot be reached",
-    "location.probe_header": f"{PROBE_HEADER} is sent only to requests with X-Dograh-Probe",
-}
+
+def _fallback_to_upstream(config: NginxConfig) -> Optional[ApiLocation]:
+    """Return a shorter prefix location, such as ``/api/``, that serves /api/v1/ by proxying to the upstream."""
+    for server in tls_servers(config):
+        fallback = fallback_location(server)
+        if fallback is None:
+            continue
+        targets = [d.args[0] for d in fallback.find("proxy_pass") if d.args]
+        if targets and targets[0].startswith(f"http://{UPSTREAM_NAME}"):
+            return ApiLocation(fallback, server, " ".join(fallback.args))
+    return None
 
 
 def _missing(config: NginxConfig) -> Finding:
@@ -107,10 +123,10 @@ def _check_one(api: ApiLocation, config: NginxConfig) -> List[Finding]:
 
     connection = _header(api, config, "proxy_set_header", "Connection")
     if not connection or not _connection_upgrades(connection[-1], config):
-        shown = connection[-1] if connection else "nothing"
+        connection_value = connection[-1] if connection else "nothing"
         findings.append(Finding(
             "location.connection", ERROR,
-            f"{where} sets Connection to {shown}: WebSocket handshakes need 'Connection: upgrade'",
+            f"{where} sets Connection to {connection_value}: WebSocket handshakes need 'Connection: upgrade'",
             f"set 'proxy_set_header Connection $connection_upgrade;' (a map of $http_upgrade) in {where}", GROUP))
 
     findings.extend(_check_timeouts(api, config))

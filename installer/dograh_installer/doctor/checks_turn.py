@@ -65,10 +65,10 @@ def check_turn(files: InstallFiles) -> List[Finding]:
         # coturn accepts "public/private" for a server behind 1:1 NAT; the public part must match.
         public = external.value.split("/")[0].strip() if external is not None and external.value else None
         if public != server_ip:
-            shown = f"external-ip={public}" if public else "no external-ip"
+            configured = f"external-ip={public}" if public else "no external-ip"
             findings.append(Finding(
                 "turn.external_ip", ERROR,
-                f"turnserver.conf has {shown}, but SERVER_IP={server_ip}: coturn hands clients relay "
+                f"turnserver.conf has {configured}, but SERVER_IP={server_ip}: coturn hands clients relay "
                 "addresses they cannot reach",
                 f"{FIX} (sets external-ip={server_ip})", GROUP))
         else:
