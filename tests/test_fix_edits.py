@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from dograh_installer.doctor import edit_env
-from dograh_installer.doctor.edit_nginx import add_probe_header, adoptable_worker_count, set_upstream_workers
+from dograh_installer.doctor.edit_nginx import (
+    add_probe_header,
+    add_upstream_settings,
+    adoptable_worker_count,
+    set_upstream_workers,
+)
 from dograh_installer.doctor.edit_text import EditError
 from dograh_installer.doctor.edit_turn import plan_turn_edits
 from dograh_installer.doctor.fix_diff import MASK, render_diff
@@ -299,3 +304,28 @@ def test_probe_header_for_everyone_is_narrowed():
 
     assert result == template
     assert len(notes) == 1
+
+
+def test_upstream_settings_added():
+    text = "upstream dograh_api {  # workers\n\tserver api:8000;\n}\n"
+    result, notes = add_upstream_settings(text)
+
+    assert result == (
+        "upstream dograh_api {  # workers\n"
+        "\tzone dograh_api 64k;\n"
+        "\tleast_conn;\n"
+        "\tserver api:8000;\n"
+        "\tkeepalive 32;\n"
+        "}\n"
+    )
+    assert len(notes) == 3
+    assert add_upstream_settings(result) == (result, [])
+
+
+def test_probe_header_gets_always():
+    template = render_nginx_conf(2, EXAMPLE_IP)
+    without_always = template.replace("$dograh_probe_upstream always;", "$dograh_probe_upstream;")
+
+    result, _ = add_probe_header(without_always)
+
+    assert result == template

@@ -182,6 +182,54 @@ def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineE
     return edits, notes
 
 
+def add_upstream_settings(text: str) -> Tuple[str, List[str]]:
+    """Add ``zone``, ``least_conn`` and ``keepalive`` to the upstream where missing, each on a new line.
+
+    ``zone`` and ``least_conn`` go right after the line that opens the block,
+    because nginx requires the balancing method before ``keepalive``.
+    ``keepalive`` goes before the closing ``}``. Returns the text unchanged
+    when there is no upstream.
+    """
+    config = parse_nginx_text(text)
+    upstream = config.upstream()
+    if upstream is None:
+        return text, []
+    tokens = _tokens_by_line(config)
+    lines = text.splitlines(keepends=True)
+    children = [directive for directive in upstream.directives if directive.name != "#"]
+    if children:
+        indent = indentation(lines[children[0].line - 1])
+    else:
+        indent = indentation(lines[upstream.line - 1]) + SERVER_INDENT
+    eol = line_ending(lines[upstream.line - 1])
+
+    top = []
+    if not upstream.has("zone"):
+        top.append(f"zone {UPSTREAM_NAME} 64k;")
+    if not upstream.has("least_conn"):
+        top.append("least_conn;")
+    edits = []
+    if top:
+        opening = [token for token in tokens.get(upstream.line, []) if not _is_comment(token)]
+        if opening != ["upstream", UPSTREAM_NAME, "{"]:
+            raise EditError(
+                f"nginx.conf line {upstream.line}: the line that opens upstream {UPSTREAM_NAME} contains more than "
+                f"'upstream {UPSTREAM_NAME} {{'; add {' '.join(repr(line) for line in top)} by hand"
+            )
+        edits.append(LineEdit(upstream.line + 1, upstream.line, [indent + line + eol for line in top]))
+    if not upstream.has("keepalive"):
+        if not _line_starts_with(tokens, upstream.end_line, "}"):
+            raise EditError(
+                f"nginx.conf line {upstream.end_line}: upstream {UPSTREAM_NAME} ends on a line with other "
+                "directives; add 'keepalive 32;' by hand"
+            )
+        edits.append(LineEdit(upstream.end_line, upstream.end_line - 1, [indent + "keepalive 32;" + eol]))
+    notes = [f"nginx.conf: added '{line}' to upstream {UPSTREAM_NAME}" for line in top]
+    if not upstream.has("keepalive"):
+        notes.append(f"nginx.conf: added 'keepalive 32;' to upstream {UPSTREAM_NAME}")
+    return apply_line_edits(text, edits), notes
+
+
 def _missing_upstream_edit(config: NginxConfig, workers: int) -> LineEdit:
     """Insert the upstream block as a fresh install writes it, before the first top-level server block."""
     tokens = _tokens_by_line(config)
@@ -294,7 +342,8 @@ def add_probe_header(text: str) -> Tuple[str, List[str]]:
         headers = [child for child in location.find("add_header") if child.args[:1]]
         probe_headers = [child for child in headers if child.args[0].lower() == PROBE_HEADER.lower()]
         for header in probe_headers:
-            if header.args[1:2] == [PROBE_VARIABLE]:
+            # Without "always", nginx drops the header from WebSocket 101 responses.
+            if header.args[1:] == [PROBE_VARIABLE, "always"]:
                 continue
             end_line = _directive_end_line(config, header)
             if not _owns_lines(header, end_line, tokens):

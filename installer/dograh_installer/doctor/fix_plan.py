@@ -12,7 +12,12 @@ from typing import Dict, List, Optional
 
 from dograh_installer.certs import KEY_NAME
 from dograh_installer.doctor import edit_env
-from dograh_installer.doctor.edit_nginx import add_probe_header, adoptable_worker_count, set_upstream_workers
+from dograh_installer.doctor.edit_nginx import (
+    add_probe_header,
+    add_upstream_settings,
+    adoptable_worker_count,
+    set_upstream_workers,
+)
 from dograh_installer.doctor.edit_text import EditError
 from dograh_installer.doctor.edit_turn import plan_turn_edits
 from dograh_installer.errors import DograhError, InputError, UsageError
@@ -116,6 +121,8 @@ def _plan_nginx(plan: FixPlan, nginx_text: str, workers: Optional[int]) -> Optio
         if workers is not None:
             text, upstream_notes = set_upstream_workers(text, workers)
             notes += upstream_notes
+        text, settings_notes = add_upstream_settings(text)
+        notes += settings_notes
         text, probe_notes = add_probe_header(text)
         notes += probe_notes
     except NginxParseError as exc:
