@@ -7,6 +7,8 @@ import fcntl
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,24 @@ def test_unusable_lock_file_is_reported(pyz, shiv_root, tmp_path):
     assert f"cannot open the lock file {target / '.dograh.lock'}: Is a directory" in result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(entry.name for entry in target.iterdir()) == [".dograh.lock"]
+
+
+def test_concurrent_installs_one_wins(pyz, shiv_root, tmp_path):
+    target = tmp_path / "dograh"
+    env = base_env(shiv_root, SERVER_IP=EXAMPLE_IP, DOGRAH_DIR=str(target))
+    processes = [
+        subprocess.Popen([sys.executable, str(pyz), "install"], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        results.append((process.returncode, stdout, stderr))
+
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1, 1, 1], results
+    for code, _, stderr in results:
+        if code == 1:
+            assert "another dograh command is already working" in stderr or ".env exists" in stderr, stderr
+    assert_complete_install(target)
