@@ -8,7 +8,10 @@ collide with other tests, and runs the checks inside the same namespace.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -17,7 +20,7 @@ import pytest
 
 from dograh_installer.install import InstallSettings, run_install
 from tests.conftest import EXAMPLE_IP, base_env
-from tests.support.live_stack import NGINX_URL, namespace_unavailable_reason, run_in_namespace
+from tests.support.live_stack import NGINX_URL, ROOT, namespace_unavailable_reason, python_env, run_in_namespace
 
 _NAMESPACE_PROBLEM = namespace_unavailable_reason()
 pytestmark = pytest.mark.skipif(_NAMESPACE_PROBLEM is not None,
@@ -186,9 +189,6 @@ def test_certificate_not_for_public_host(tmp_path):
 def test_unreachable_stack_is_one_finding(tmp_path):
     install = make_install(tmp_path / "dograh", 4)
     command = [sys.executable, "-m", "tests.live.run_checks", str(install), json.dumps({"url": NGINX_URL})]
-    from tests.support.live_stack import ROOT, python_env
-    import subprocess
-
     result = subprocess.run(["unshare", "-n", *command], cwd=ROOT, env=python_env(), capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -212,6 +212,36 @@ def test_zipapp_doctor_live_json(tmp_path, pyz, shiv_root):
     for secret in re.findall(r"^(?:TURN_SECRET|OSS_JWT_SECRET|POSTGRES_PASSWORD)=(\S+)$",
                              (install / ".env").read_text(), re.M):
         assert secret not in result.stdout
+
+
+def find_python39() -> Optional[str]:
+    """Return a Python 3.9 that runs: DOGRAH_TEST_PYTHON39, else python3.9 on PATH."""
+    for candidate in (os.environ.get("DOGRAH_TEST_PYTHON39"), shutil.which("python3.9")):
+        if not candidate:
+            continue
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 9))"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+PYTHON39 = find_python39()
+
+
+@pytest.mark.skipif(PYTHON39 is None, reason="no Python 3.9 runs here; set DOGRAH_TEST_PYTHON39 to one")
+def test_zipapp_doctor_live_on_python39(tmp_path, pyz, shiv_root):
+    # The zipapp's libraries are resolved for 3.9, the oldest Python it supports.
+    install = make_install(tmp_path / "dograh", 4)
+    command = [PYTHON39, str(pyz), "doctor", "--live", "--json", "--dir", str(install),
+               "--url", NGINX_URL, "--hold", "0", "--concurrency", "1"]
+    env = base_env(shiv_root / "py39")
+    result = run_in_namespace(install, ["env", *(f"{k}={v}" for k, v in env.items()), *command], workers=FOUR)
+    assert "internal error" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    live = {finding["id"]: finding for finding in json.loads(result.stdout)["findings"]}
+    assert live["live.health"]["status"] == "ok"
+    assert live["live.fanout"]["data"]["accepted"] == 16
 
 
 def test_zipapp_doctor_live_text_shows_table(tmp_path, pyz, shiv_root):

@@ -27,17 +27,3 @@ def describe_certificate_error(error: ssl.SSLCertVerificationError, tls_name: st
         return f"the certificate nginx serves is not valid for PUBLIC_HOST {tls_name} ({error.verify_message})"
     return (f"the certificate nginx serves is not the install's {cert_file} "
             f"({error.verify_message or error.reason})")
-
-
-def is_connect_failure(exc: BaseException) -> bool:
-    """Tell whether ``exc`` means no TCP connection to nginx could be made."""
-    current: Optional[BaseException] = exc
-    seen = set()
-    while current is not None and id(current) not in seen:
-        if isinstance(current, (ConnectionRefusedError, ConnectionResetError, TimeoutError)):
-            return True
-        if isinstance(current, OSError) and current.errno is not None and not isinstance(current, ssl.SSLError):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False

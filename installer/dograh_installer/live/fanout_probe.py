@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.protocol import State
 
-from dograh_installer.live.connect_errors import certificate_error, describe_certificate_error, is_connect_failure
+from dograh_installer.live.connect_errors import certificate_error, describe_certificate_error
 from dograh_installer.live.target import Target
 
 PROBE_HEADERS = {"X-Dograh-Probe": "1"}
@@ -32,7 +32,6 @@ class Handshake:
     status: Optional[int] = None  # 101, or the HTTP status of a rejected handshake
     error: str = ""  # a failure before any HTTP response
     certificate_error: str = ""
-    connect_failed: bool = False
     worker_pid: str = ""
     connection: Optional[ClientConnection] = None
     dropped: bool = False  # closed by the other side while held
@@ -67,8 +66,8 @@ async def open_one(target: Target, path: str, gate: asyncio.Semaphore, timeout: 
                 port=target.port,
                 additional_headers=PROBE_HEADERS,
                 open_timeout=timeout,
-                # Keepalive pings are off: they would add traffic that the
-                # idle check must not have, and the hold is short anyway.
+                # Keepalive pings are off because the hold is far shorter
+                # than websockets' 20 s ping interval.
                 ping_interval=None,
                 close_timeout=2,
             )
@@ -81,7 +80,6 @@ async def open_one(target: Target, path: str, gate: asyncio.Semaphore, timeout: 
             if cert_error is not None:
                 result.certificate_error = describe_certificate_error(
                     cert_error, target.tls_name, str(target.cert_file))
-            result.connect_failed = is_connect_failure(exc)
             result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return result
     result.status = 101
