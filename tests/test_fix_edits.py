@@ -329,3 +329,7 @@ def test_probe_header_gets_always():
     result, _ = add_probe_header(without_always)
 
     assert result == template
+
+
+def test_env_set_value_on_bare_key_line():
+    assert edit_env.set_value("A=1\nFASTAPI_WORKERS\nB=2\n", "FASTAPI_WORKERS", "3") == "A=1\nFASTAPI_WORKERS=3\nB=2\n"

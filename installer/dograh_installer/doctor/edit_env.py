@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 
 from dotenv.parser import parse_stream
 
-from dograh_installer.doctor.edit_text import dominant_line_ending, ensure_final_newline
+from dograh_installer.doctor.edit_text import dominant_line_ending, ensure_final_newline, line_ending
 from dograh_installer.envfile import quote_value
 
 BOM = "\ufeff"
@@ -115,7 +115,12 @@ def set_value(text: str, key: str, value: str) -> str:
     literal = quote_value(value)
     index = _effective_indexes(chunks).get(key)
     if index is not None:
-        chunks[index].body = replace_value(chunks[index].body, literal)
+        body = chunks[index].body
+        if "=" in body:
+            chunks[index].body = replace_value(body, literal)
+        else:
+            # A bare ``KEY`` line (compose reads it as unset) becomes ``KEY=value``.
+            chunks[index].body = f"{body.rstrip()}={literal}{line_ending(body, '')}"
         return bom + join_chunks(chunks)
     body = ensure_final_newline(text[len(bom):])
     return bom + body + f"{key}={literal}" + dominant_line_ending(body or "\n")

@@ -113,17 +113,19 @@ def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, 
     result = apply_plan(plan, command)
     document["applied"] = True
     document["backups"] = [backup.name for backup in result.backups]
-    _emit([""] + [f"Backed up {backup.name}" for backup in result.backups]
-          + [f"Wrote {change.name}" for change in plan.changes], as_json)
+    written = [f"Wrote {change.name}" if change.content_changed else f"Set mode {change.new_mode:04o} on {change.name}"
+               for change in plan.changes]
+    _emit([""] + [f"Backed up {backup.name}" for backup in result.backups] + written, as_json)
     document["restart"] = _restart(plan, restart, as_json)
     turn_change = plan.change_for(TURN_NAME)
     if turn_change is not None and turn_change.content_changed:
         # Only api and nginx are recreated after a fix, so the coturn
         # restart is printed for the person to run.
-        command = f"cd {shlex.quote(str(plan.directory))} && " + docker_compose.shell_command(
+        coturn_command = f"cd {shlex.quote(str(plan.directory))} && " + docker_compose.shell_command(
             docker_compose.compose_argv("restart", "coturn"))
-        _emit(["", f"coturn reads turnserver.conf only when it starts; restart it with:\n  {command}"], as_json)
-        document["coturn_restart_command"] = command
+        _emit(["", f"coturn reads turnserver.conf only when it starts; restart it with:\n  {coturn_command}"],
+              as_json)
+        document["coturn_restart_command"] = coturn_command
 
     checked = _check_again(plan.directory, as_json)
     document.update(checked)

@@ -99,7 +99,7 @@ def require_install(directory: Path) -> Path:
 
 
 def nginx_worker_count(nginx_text: str) -> int:
-    """Return the worker count nginx.conf's upstream stands for, for ``--from-nginx``."""
+    """Return the worker count that nginx.conf's upstream implies, for ``--from-nginx``."""
     try:
         upstream = parse_nginx_text(nginx_text).upstream()
     except NginxParseError as exc:
@@ -186,7 +186,7 @@ def plan_fix(directory: Path, from_nginx: bool) -> FixPlan:
     env_mode = PRIVATE_MODE
     notes = list(env_edit.notes)
     if _mode(env_path) != PRIVATE_MODE:
-        notes.append(f".env: set mode 0600 (was {_mode(env_path):04o}); it holds every secret")
+        notes.append(f".env: set mode 0600 (was {_mode(env_path):04o}); it contains every secret")
     plan.add(_change(directory, ENV_NAME, env_edit.text, env_mode, notes))
 
     values, _ = edit_env.effective_values(env_edit.text)
