@@ -116,3 +116,44 @@ def test_zipapp_non_utf8_env_exits_2(pyz, shiv_root, tmp_path):
 
     assert result.returncode == 2
     assert "not UTF-8" in result.stderr
+
+
+def _run_on_pty(pyz: Path, args, env) -> str:
+    """Run the zipapp with stdout on a pseudo-terminal (stdin still not a TTY) and return what it printed."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen([sys.executable, str(pyz), *args], env=env, stdin=subprocess.DEVNULL,
+                                   stdout=secondary, stderr=subprocess.DEVNULL)
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO once the child has closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=60)
+    finally:
+        os.close(primary)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_zipapp_terminal_gets_color(pyz, shiv_root, installed):
+    output = _run_on_pty(pyz, ["doctor", "--dir", str(installed)], base_env(shiv_root))
+
+    assert "\x1b[" in output
+    assert "healthy:" in output
+
+
+def test_zipapp_no_color_on_terminal(pyz, shiv_root, installed):
+    output = _run_on_pty(pyz, ["doctor", "--dir", str(installed)], base_env(shiv_root, NO_COLOR="1"))
+
+    assert "\x1b[" not in output
+    assert "healthy:" in output
