@@ -14,6 +14,7 @@ from dograh_installer.doctor.checks import run_checks
 from dograh_installer.doctor.fix import run_fix
 from dograh_installer.doctor.fix_apply import FixAbortedError
 from dograh_installer.doctor.report import exit_code
+from dograh_installer.errors import LockedError
 from dograh_installer.envfile import read_env
 from dograh_installer.nginx_conf import parse_nginx
 from tests.conftest import EXAMPLE_IP
@@ -161,3 +162,34 @@ def test_json_output_is_one_document(drifted, capsys):
     assert document["exit_code"] == 0
     for secret in secrets.values():
         assert secret not in output.out + output.err
+
+
+def test_fix_rejected_while_locked(drifted, capsys):
+    before = snapshot(drifted)
+
+    with fileops.directory_lock(drifted, "install"):
+        with pytest.raises(LockedError, match="another dograh command"):
+            run_fix(drifted, from_nginx=False, yes=True, restart=False, interactive=False, as_json=False)
+
+    assert snapshot(drifted) == before
+
+
+def test_file_changed_after_planning_aborts(drifted, monkeypatch, capsys):
+    from dograh_installer.doctor import fix as fix_module
+
+    real_validate = fix_module.validate_nginx_change
+
+    def edit_meanwhile(plan):
+        real_validate(plan)
+        # Another editor saves nginx.conf between the diff and the write.
+        with open(drifted / "nginx.conf", "a") as handle:
+            handle.write("# saved by an editor\n")
+
+    monkeypatch.setattr(fix_module, "validate_nginx_change", edit_meanwhile)
+    env_before = (drifted / ".env").read_bytes()
+
+    with pytest.raises(FixAbortedError, match="changed while the fix was being planned"):
+        run_fix(drifted, from_nginx=False, yes=True, restart=False, interactive=False, as_json=False)
+
+    assert (drifted / ".env").read_bytes() == env_before
+    assert backups(drifted) == []

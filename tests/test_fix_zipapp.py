@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import base_env, run_pyz
 from tests.support.fresh_install import env_secrets, make_install, snapshot
 from tests.test_fix_apply import drift
@@ -17,7 +19,30 @@ fi
 echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
 exit 1
 """
+# A docker client with a running engine: it records each call and its
+# directory, and prints what docker compose v2 prints (on stderr) when it
+# recreates two containers. FAKE_EXIT sets the exit code of 'up'.
+DOCKER_WITH_ENGINE = """#!/bin/sh
+echo "$PWD: $*" >> "$FAKE_DOCKER_LOG"
+case "$1 $2" in
+    "compose version") echo "Docker Compose version v2.29.7"; exit 0 ;;
+    "info --format") echo "27.3.1"; exit 0 ;;
+esac
+for name in api nginx; do
+    echo " Container dograh-$name-1  Recreate" >&2
+    echo " Container dograh-$name-1  Recreated" >&2
+done
+exit "${FAKE_EXIT:-0}"
+"""
 RECREATE = "docker compose --profile remote up -d --force-recreate api nginx"
+
+
+def fake_docker(tmp_path, script):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "docker").write_text(script)
+    (fake_bin / "docker").chmod(0o755)
+    return fake_bin
 
 
 def test_fix_without_tty_shows_diff_only(pyz, shiv_root, tmp_path):
@@ -40,10 +65,7 @@ def test_fix_without_tty_shows_diff_only(pyz, shiv_root, tmp_path):
 def test_fix_then_doctor_passes(pyz, shiv_root, tmp_path):
     directory = make_install(tmp_path / "dograh")
     drift(directory)
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    (fake_bin / "docker").write_text(DOCKER_WITHOUT_ENGINE)
-    (fake_bin / "docker").chmod(0o755)
+    fake_bin = fake_docker(tmp_path, DOCKER_WITHOUT_ENGINE)
     env = base_env(shiv_root, DOGRAH_DIR=str(directory))
     env["PATH"] = f"{fake_bin}:{env['PATH']}"
 
@@ -68,3 +90,21 @@ def test_fix_without_install_is_usage_error(pyz, shiv_root, tmp_path):
 
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("compose_exit, fix_exit", [("0", 0), ("1", 1)])
+def test_workers_recreates_api_and_nginx(pyz, shiv_root, tmp_path, compose_exit, fix_exit):
+    directory = make_install(tmp_path / "dograh")
+    log = tmp_path / "docker.log"
+    fake_bin = fake_docker(tmp_path, DOCKER_WITH_ENGINE)
+    env = base_env(shiv_root, FAKE_DOCKER_LOG=str(log), FAKE_EXIT=compose_exit)
+    env["PATH"] = f"{fake_bin}:{env['PATH']}"
+
+    result = run_pyz(pyz, ["workers", "5", "--yes", "--dir", str(directory)], env, cwd=tmp_path)
+
+    assert result.returncode == fix_exit, result.stdout + result.stderr
+    assert f"{directory}: compose --profile remote up -d --force-recreate api nginx" in log.read_text().splitlines()
+    assert "Container dograh-nginx-1  Recreated" in result.stderr
+    assert "FASTAPI_WORKERS=5" in (directory / ".env").read_text()
+    if fix_exit:
+        assert f"docker compose exited with {compose_exit}" in result.stdout

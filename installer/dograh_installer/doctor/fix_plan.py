@@ -1,7 +1,7 @@
-"""What ``doctor --fix`` and ``dograh workers`` would change: desired file contents, computed.
+"""Plans for ``doctor --fix`` and ``dograh workers``: the desired content and mode of each file.
 
 A plan is built from the files' current bytes alone, so running it on its
-own result plans nothing: that is what makes the fix idempotent.
+own result plans nothing, which makes the fix idempotent.
 """
 
 from __future__ import annotations
