@@ -115,6 +115,29 @@ def test_upstream_lists_dead_workers(tmp_path):
     assert all(fanout["data"]["per_worker"][f"api:{port}"] > 0 for port in FOUR)
 
 
+def test_no_worker_running(tmp_path):
+    install = make_install(tmp_path / "dograh", 4)
+    findings = run_checks(install, [], connections=8)
+    health = findings["live.health"]
+    assert health["status"] == "error"
+    assert health["data"]["status_code"] == 502
+    failure = findings["live.fanout.proxy_failure"]
+    assert failure["data"]["statuses"] == {"502": 8}
+    # Every worker was tried and refused before max_fails marked it failed.
+    assert {f"127.0.0.1:{port}" for port in FOUR} <= set(failure["data"]["failed_upstreams"])
+    assert findings["live.fanout"]["data"]["accepted"] == 0
+    # With nothing accepted, the proxy failure is the finding; no idle-worker finding repeats it.
+    assert "live.fanout.idle_worker" not in findings
+
+
+def test_probe_header_removed(tmp_path):
+    install = make_install(tmp_path / "dograh", 4)
+    edit(install / "nginx.conf", "        add_header X-Dograh-Upstream $dograh_probe_upstream always;\n", "")
+    findings = run_checks(install, FOUR)
+    assert findings["live.fanout.no_attribution"]["status"] == "warning"
+    assert errors(findings) == []
+
+
 def test_upgrade_headers_removed(tmp_path):
     install = make_install(tmp_path / "dograh", 4)
     edit(install / "nginx.conf", "        proxy_set_header Upgrade $http_upgrade;\n", "")

@@ -134,17 +134,27 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
     findings: List[Finding] = []
     tried_and_failed: Counter = Counter()
     for result in results:
-        for address in result.upstreams[:-1]:
+        # After a 502 or 504 every address nginx tried failed, the last one too.
+        failed = result.upstreams if result.status in (502, 504) else result.upstreams[:-1]
+        for address in failed:
             tried_and_failed[address] += 1
     proxy_statuses = Counter(result.status for result in results if result.status in (502, 503, 504))
     if tried_and_failed or proxy_statuses:
-        parts = [f"{address} failed {n} time(s) and nginx retried elsewhere"
-                 for address, n in sorted(tried_and_failed.items())]
+        parts = []
+        for address, n in sorted(tried_and_failed.items()):
+            if _port(address) is None:
+                # $upstream_addr is the upstream's name when nginx found no
+                # server left to try: max_fails had marked every one failed.
+                parts.append(f"{n} request(s) found no live server in upstream {address}")
+            else:
+                parts.append(f"{address} failed {n} time(s)")
         parts += [f"{n} handshake(s) got HTTP {status}" for status, n in sorted(proxy_statuses.items())]
         findings.append(Finding(
             id="live.fanout.proxy_failure", status=ERROR, group=GROUP,
             data={"failed_upstreams": dict(tried_and_failed), "statuses": {str(k): v for k, v in proxy_statuses.items()}},
-            message="nginx could not reach every upstream worker: " + "; ".join(parts),
+            message="nginx could not reach every upstream worker: " + "; ".join(parts)
+                    + ". X-Dograh-Upstream lists every server nginx tried, so a failure shows even when "
+                    "a retry on another worker succeeded",
             fix=f"make the upstream list only running workers: {WORKERS_FIX}",
         ))
     rejected = Counter(result.status for result in results
