@@ -34,7 +34,7 @@ def check_files(files: InstallFiles) -> List[Finding]:
             findings.append(Finding(
                 check_id, ERROR,
                 f"{relative} has mode {mode:04o}: other users on this machine can read the secrets in it",
-                f"chmod 600 {path}  (or dograh doctor --fix)", GROUP, data={"mode": f"{mode:04o}"}))
+                f"dograh doctor --fix, or chmod 600 {path}", GROUP, data={"mode": f"{mode:04o}"}))
         else:
             findings.append(Finding(check_id, OK, f"{relative} has mode {mode:04o}", group=GROUP))
     return findings

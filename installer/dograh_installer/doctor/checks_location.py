@@ -186,8 +186,7 @@ def _check_probe_header(api: ApiLocation, config: NginxConfig) -> List[Finding]:
             "location.probe_header", WARNING,
             f"{where} does not add {PROBE_HEADER}: 'dograh doctor --live' cannot tell which worker served "
             "each connection",
-            f"add 'add_header {PROBE_HEADER} $dograh_probe_upstream always;' to {where}, with the map from "
-            "a fresh install's nginx.conf", GROUP)]
+            "dograh doctor --fix (adds the probe-only header and its map)", GROUP)]
     directive = directives[-1]
     value = directive.args[1]
     mapping = map_for(config, value)
@@ -198,8 +197,7 @@ def _check_probe_header(api: ApiLocation, config: NginxConfig) -> List[Finding]:
         return [Finding(
             "location.probe_header", ERROR,
             f"{where} sends {PROBE_HEADER} {value} to every client: it shows internal addresses",
-            f"send it only to probes: 'add_header {PROBE_HEADER} $dograh_probe_upstream always;' with the "
-            f"map of {PROBE_REQUEST_VARIABLE} from a fresh install's nginx.conf", GROUP)]
+            "dograh doctor --fix (sends the header to probe requests only)", GROUP)]
     if "always" not in directive.args[2:]:
         # Without "always", nginx adds a header only to 200, 201, 204, 206, 301,
         # 302, 303, 304, 307 and 308 responses (nginx's add_header documentation).
@@ -207,5 +205,6 @@ def _check_probe_header(api: ApiLocation, config: NginxConfig) -> List[Finding]:
             "location.probe_header", WARNING,
             f"{where} adds {PROBE_HEADER} without 'always': WebSocket 101 responses lack it, so "
             "'dograh doctor --live' cannot attribute WebSocket connections to workers",
-            f"add 'always' to the add_header {PROBE_HEADER} line (line {directive.line})", GROUP)]
+            f"dograh doctor --fix, or add 'always' to the add_header {PROBE_HEADER} line (line {directive.line})",
+            GROUP)]
     return []

@@ -31,7 +31,7 @@ def check_turn(files: InstallFiles) -> List[Finding]:
             "turn.use_auth_secret", ERROR,
             "turnserver.conf lacks use-auth-secret: coturn ignores static-auth-secret and rejects the "
             "time-limited credentials the API hands out",
-            "add the line 'use-auth-secret' to turnserver.conf", GROUP))
+            f"{FIX}, or add the line 'use-auth-secret' to turnserver.conf", GROUP))
     else:
         findings.append(Finding("turn.use_auth_secret", OK, "use-auth-secret is set", group=GROUP))
 

@@ -153,14 +153,14 @@ def _check_settings(upstream: Upstream) -> List[Finding]:
             "upstream.least_conn", ERROR,
             "the upstream has no least_conn: round robin ignores how many WebSockets each worker holds, "
             "so long calls pile up on some workers",
-            f"add 'least_conn;' inside upstream {UPSTREAM_NAME}", GROUP))
+            f"{FIX}, or add 'least_conn;' inside upstream {UPSTREAM_NAME}", GROUP))
     if upstream.has("keepalive"):
         findings.append(Finding("upstream.keepalive", OK, "keepalive is set", group=GROUP))
     else:
         findings.append(Finding(
             "upstream.keepalive", ERROR,
             "the upstream has no keepalive: nginx opens a new connection to a worker for every request",
-            f"add 'keepalive 32;' inside upstream {UPSTREAM_NAME}", GROUP))
+            f"{FIX}, or add 'keepalive 32;' inside upstream {UPSTREAM_NAME}", GROUP))
     if upstream.has("zone"):
         findings.append(Finding("upstream.zone", OK, "the upstream has a shared zone", group=GROUP))
     else:
@@ -168,7 +168,7 @@ def _check_settings(upstream: Upstream) -> List[Finding]:
             "upstream.zone", WARNING,
             "the upstream has no zone: each nginx worker process balances on its own connection counts, "
             "so least_conn spreads WebSockets less evenly",
-            f"add 'zone {UPSTREAM_NAME} 64k;' inside upstream {UPSTREAM_NAME}", GROUP))
+            f"{FIX}, or add 'zone {UPSTREAM_NAME} 64k;' inside upstream {UPSTREAM_NAME}", GROUP))
     return findings
 
 
