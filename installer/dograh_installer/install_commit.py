@@ -10,7 +10,12 @@ journal left by a killed run before it deletes temp files:
 - in a fresh directory, it drops the staged files instead, so the directory
   is again one without ``.env`` and the new install starts from there.
 
-A run killed before the journal exists leaves the previous files in place.
+A run killed before the journal exists leaves the previous files in place,
+beside temp files and backup copies that change nothing.
+
+NOTE: between a kill during the renames and the next install, the
+directory mixes old and new files; ``pending_commit`` lets other commands
+notice that state.
 """
 
 from __future__ import annotations
