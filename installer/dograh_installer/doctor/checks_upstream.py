@@ -127,7 +127,7 @@ def _duplicates(listed: List[int]) -> List[Finding]:
             f"nginx.conf lists {_host_ranges(DEFAULT_UPSTREAM_HOST, duplicated)} more than once: least_conn "
             "sends that worker a double share",
             FIX, GROUP, data={"ports": duplicated})]
-    return []
+    return [Finding("upstream.duplicate_ports", OK, "no port is listed twice", group=GROUP)]
 
 
 def _check_hosts(upstream: Upstream) -> List[Finding]:
