@@ -62,15 +62,15 @@ def _is_comment(token: str) -> bool:
     return token.startswith("#")
 
 
-def _server_owns_lines(server: UpstreamServer, directive_args: List[str], tokens: Dict[int, List[str]]) -> bool:
-    """Return True when lines line..end_line contain this server directive and comments only."""
+def _owns_lines(directive: Directive, end_line: int, tokens: Dict[int, List[str]]) -> bool:
+    """Return True when lines directive.line..end_line contain this directive and comments only."""
     found = [
         token
-        for number in range(server.line, server.end_line + 1)
+        for number in range(directive.line, end_line + 1)
         for token in tokens.get(number, [])
         if not _is_comment(token)
     ]
-    return found == ["server", *directive_args, ";"]
+    return found == [directive.name, *directive.args, ";"]
 
 
 def _line_starts_with(tokens: Dict[int, List[str]], number: int, name: str) -> bool:
@@ -123,7 +123,7 @@ def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineE
     lines = config.text.splitlines(keepends=True)
     servers = upstream.servers
     for server, directive in zip(servers, _server_directives(config)):
-        if not _server_owns_lines(server, directive.args, tokens):
+        if not _owns_lines(directive, server.end_line, tokens):
             raise EditError(
                 f"nginx.conf line {server.line}: the server line shares its line with other directives; "
                 "put each 'server' directive of the upstream on its own line, then run the fix again"
@@ -155,7 +155,7 @@ def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineE
     if servers:
         indent = indentation(lines[servers[0].line - 1])
     else:
-        first_child = next((d for d in upstream.directives), None)
+        first_child = next(iter(upstream.directives), None)
         indent = indentation(lines[first_child.line - 1]) if first_child else SERVER_INDENT
     eol = line_ending(lines[reference.line - 1] if reference else lines[upstream.line - 1])
     new_lines = [_new_server_line(indent, port, _style_from(reference), eol) for port in missing]
@@ -308,16 +308,6 @@ def _directive_end_line(config: NginxConfig, directive: Directive) -> int:
         elif token == ";":
             return line
     raise EditError(f"nginx.conf line {directive.line}: cannot find the end of '{directive.name}'")
-
-
-def _owns_lines(directive: Directive, end_line: int, tokens: Dict[int, List[str]]) -> bool:
-    found = [
-        token
-        for number in range(directive.line, end_line + 1)
-        for token in tokens.get(number, [])
-        if not _is_comment(token)
-    ]
-    return found == [directive.name, *directive.args, ";"]
 
 
 def add_probe_header(text: str) -> Tuple[str, List[str]]:

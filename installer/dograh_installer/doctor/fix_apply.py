@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from dograh_installer import fileops
 from dograh_installer.doctor.fix_plan import FileChange, FixPlan
@@ -26,7 +26,7 @@ class FixAbortedError(DograhError):
 class AppliedFile:
     change: FileChange
     backup: Optional[Path]
-    owner: tuple  # (uid, gid) before the write
+    owner: Tuple[int, int]  # (uid, gid) before the write
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _back_up(change: FileChange, timestamp: str) -> Path:
     return target
 
 
-def _write(change: FileChange, owner: tuple) -> None:
+def _write(change: FileChange, owner: Tuple[int, int]) -> None:
     if change.content_changed:
         fileops.atomic_write(change.path, change.new, mode=change.new_mode)
         # atomic_write's temp file belongs to this process. turnserver.conf
