@@ -151,6 +151,22 @@ def test_upgrade_headers_removed(tmp_path):
     assert findings["live.fanout"]["data"]["accepted"] == 0
 
 
+def test_api_rejects_handshakes(tmp_path):
+    install = make_install(tmp_path / "dograh", 4)
+    edit(install / ".env", "FASTAPI_WORKERS=4", "FASTAPI_WORKERS=5")
+    findings = run_checks(install, list(range(8000, 8005)), ws_path="/api/v1/ws/private/call", connections=8)
+    rejected = findings["live.fanout.rejected"]
+    assert rejected["status"] == "warning"
+    assert "HTTP 403 x8" in rejected["message"]
+    fanout = findings["live.fanout"]
+    assert fanout["data"]["held"] is False
+    assert fanout["data"]["per_worker"] == {f"api:{port}": 2 for port in FOUR}
+    assert "handshakes" in fanout["details"][0]
+    # Placement alone still shows the worker nginx does not list.
+    assert findings["live.fanout.idle_worker"]["data"]["unlisted_ports"] == [8004]
+    assert "live.fanout.no_upgrade" not in findings
+
+
 def test_worker_killed_during_hold(tmp_path):
     install = make_install(tmp_path / "dograh", 4)
     findings = run_checks(install, FOUR, kill_port=8001, kill_after=16, hold=3.0)

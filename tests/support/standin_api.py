@@ -1,7 +1,8 @@
 """A stand-in for the Dograh API, small enough to run many copies in tests.
 
 It serves ``GET /api/v1/health`` and accepts a WebSocket on any path under
-``/api/v1/``. The 101 response carries ``X-Dograh-Worker-Pid``, and the
+``/api/v1/`` except ``/api/v1/ws/private/...``, where it rejects the
+handshake with HTTP 403. The 101 response carries ``X-Dograh-Worker-Pid``, and the
 first message is JSON with the worker's port and PID. The connection then
 stays open until the client closes it.
 
@@ -46,7 +47,14 @@ async def hold_websocket(websocket: WebSocket) -> None:
             break
 
 
+async def reject_websocket(websocket: WebSocket) -> None:
+    # Closing before accept makes uvicorn answer the handshake with HTTP 403,
+    # as the Dograh API does for a WebSocket route that needs a login.
+    await websocket.close(code=1008)
+
+
 app = Starlette(routes=[
     Route("/api/v1/health", health),
+    WebSocketRoute("/api/v1/ws/private/{path:path}", reject_websocket),
     WebSocketRoute("/api/v1/{path:path}", hold_websocket),
 ])

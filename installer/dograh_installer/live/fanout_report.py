@@ -28,6 +28,11 @@ EXISTING_CALLS_NOTE = (
     "least_conn places new connections and never moves existing ones, so right after a scale-up the old "
     "workers still carry the old calls."
 )
+PLACED_ONLY_NOTE = (
+    "The API rejected the handshakes, so no connection stayed open: the counts show where nginx placed each "
+    "handshake, not how held connections spread."
+)
+PROXY_STATUSES = (502, 503, 504)
 WORKERS_FIX = "dograh workers N (sets FASTAPI_WORKERS and the upstream together)"
 
 
@@ -57,8 +62,8 @@ def _ranges(ports: List[int]) -> str:
 
 
 def _table(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter], unattributed: int,
-           failed: int) -> List[str]:
-    rows = [f"{'worker (upstream)':<24}{'connections':>12}  pids"]
+           failed: int, column: str) -> List[str]:
+    rows = [f"{'worker (upstream)':<24}{column:>12}  pids"]
     for server in plan.servers:
         pid_text = _pid_counts(pids.get(server.port or -1, Counter()))
         rows.append(f"{server.address:<24}{counts.get(server.port, 0):>12}  {pid_text}".rstrip())
@@ -68,16 +73,22 @@ def _table(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter], unattrib
     if unattributed:
         rows.append(f"{'no X-Dograh-Upstream':<24}{unattributed:>12}")
     if failed:
-        rows.append(f"{'failed handshakes':<24}{failed:>12}")
+        rows.append(f"{'not accepted':<24}{failed:>12}")
     return rows
 
 
 def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
     accepted = [result for result in results if result.accepted]
+    # Handshakes the API itself rejected (its WebSocket routes need a login,
+    # say) still show where nginx placed them, though none stays open.
+    rejected_by_api = [result for result in results if result.served_by and result.status is not None
+                       and result.status not in (101,) + PROXY_STATUSES]
+    placed_only = not accepted and bool(rejected_by_api) and not plan.upgrade_missing
+    counted = rejected_by_api if placed_only else accepted
     counts: Counter = Counter()
     pids: Dict[int, Counter] = {}
     unattributed = 0
-    for result in accepted:
+    for result in counted:
         port = _port(result.served_by) if result.served_by else None
         if port is None:
             unattributed += 1
@@ -95,14 +106,14 @@ def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
             fix="make nginx serve certs/local.crt and certs/local.key from the install directory",
         ))
     findings += _handshake_failures(plan, results, accepted)
-    if accepted and unattributed == len(accepted):
+    if counted and unattributed == len(counted):
         findings.append(Finding(
             id="live.fanout.no_attribution", status=WARNING, group=GROUP,
             message="nginx sent no X-Dograh-Upstream header, so no connection can be attributed to a worker",
             fix="dograh doctor --fix (adds the probe-only X-Dograh-Upstream header to the /api/v1/ location)",
         ))
-    elif accepted:
-        findings += _worker_findings(plan, counts, pids)
+    elif counted:
+        findings += _worker_findings(plan, counts, pids, held=not placed_only)
     dropped = Counter(_port(result.served_by or "") for result in accepted if result.dropped)
     if dropped:
         where = ", ".join(f"port {port}: {n}" if port else f"unknown worker: {n}" for port, n in sorted(
@@ -118,13 +129,14 @@ def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
     summary = Finding(
         id="live.fanout", status=INFO if problems or findings else OK, group=GROUP,
         message=f"WebSocket fan-out ({plan.mode}): {len(accepted)} of {len(results)} connections to "
-                f"{plan.path} accepted and held {plan.hold:g} s. {EXISTING_CALLS_NOTE}",
-        details=_table(plan, counts, pids, unattributed, failed),
+                f"{plan.path} accepted and held {plan.hold:g} s. "
+                + (PLACED_ONLY_NOTE if placed_only else EXISTING_CALLS_NOTE),
+        details=_table(plan, counts, pids, unattributed, failed, "handshakes" if placed_only else "connections"),
         data={
             "mode": plan.mode, "connections": len(results), "accepted": len(accepted),
             "concurrency": plan.concurrency, "hold_seconds": plan.hold, "path": plan.path,
             "per_worker": {server.address: counts.get(server.port, 0) for server in plan.servers},
-            "unattributed": unattributed, "failed": failed,
+            "unattributed": unattributed, "failed": failed, "held": not placed_only,
         },
     )
     return [summary] + findings
@@ -138,7 +150,7 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
         failed = result.upstreams if result.status in (502, 504) else result.upstreams[:-1]
         for address in failed:
             tried_and_failed[address] += 1
-    proxy_statuses = Counter(result.status for result in results if result.status in (502, 503, 504))
+    proxy_statuses = Counter(result.status for result in results if result.status in PROXY_STATUSES)
     if tried_and_failed or proxy_statuses:
         parts = []
         for address, n in sorted(tried_and_failed.items()):
@@ -171,10 +183,11 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
             ))
         else:
             findings.append(Finding(
-                id="live.fanout.rejected", status=ERROR, group=GROUP,
-                message=f"every WebSocket handshake to {plan.path} was rejected ({statuses})",
-                fix="pass --ws-path with a WebSocket endpoint under /api/v1/ that accepts unauthenticated "
-                    "connections",
+                id="live.fanout.rejected", status=WARNING, group=GROUP,
+                message=f"the API rejected every WebSocket handshake to {plan.path} ({statuses}), so no "
+                        "connection was held and the spread of held connections was not measured",
+                fix="pass --ws-path with a WebSocket path under /api/v1/ that accepts the probe, such as a "
+                    "signaling endpoint with a valid session token",
             ))
     errors = [result for result in results if result.error and not result.certificate_error]
     if errors:
@@ -193,7 +206,7 @@ def _pid_counts(found: Counter) -> str:
     return ", ".join(f"{pid} x{n}" for pid, n in found.most_common())
 
 
-def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter]) -> List[Finding]:
+def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter], held: bool) -> List[Finding]:
     findings: List[Finding] = []
     listed = [server.port for server in plan.servers if server.port is not None]
     idle_listed = [port for port in listed if counts.get(port, 0) == 0]
@@ -212,7 +225,7 @@ def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter]
             message="; ".join(parts), fix=WORKERS_FIX,
         ))
     busy = [counts[port] for port in listed if counts.get(port, 0) > 0]
-    if len(busy) > 1 and max(busy) - min(busy) > 1:
+    if held and len(busy) > 1 and max(busy) - min(busy) > 1:
         findings.append(Finding(
             id="live.fanout.spread", status=WARNING, group=GROUP,
             data={"max": max(busy), "min": min(busy)},
