@@ -21,6 +21,10 @@ from dograh_installer.live.target import Target, resolve_target
 from dograh_installer.nginx_conf import NginxParseError, parse_nginx, worker_ports
 
 GROUP = "live"
+# NOTE: the Dograh API has no WebSocket route that accepts a connection
+# without a login or session token, so on a real stack this path gets HTTP
+# 403. The check then reports only where nginx placed each handshake; the
+# spread of held connections needs --ws-path with an accepting endpoint.
 DEFAULT_WS_PATH = "/api/v1/ws/probe"
 DEFAULT_HOLD = 3.0
 MIN_CONNECTIONS = 8
