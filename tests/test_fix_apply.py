@@ -18,41 +18,12 @@ from dograh_installer.errors import LockedError
 from dograh_installer.envfile import read_env
 from dograh_installer.nginx_conf import parse_nginx
 from tests.conftest import EXAMPLE_IP
-from tests.support.fresh_install import env_secrets, make_install, snapshot
-
-OTHER_IP = "198.51.100.20"
-
-
-def drift(directory):
-    """Apply the hand edits --fix must repair: every fixable finding at once."""
-    env_path = directory / ".env"
-    text = env_path.read_text()
-    text = text.replace("FASTAPI_WORKERS=4", "FASTAPI_WORKERS=3\nFASTAPI_WORKERS=6")
-    env_path.write_bytes(("\ufeff" + text).replace("\n", "\r\n").encode())
-    os.chmod(env_path, 0o644)
-
-    nginx_path = directory / "nginx.conf"
-    nginx = nginx_path.read_text()
-    nginx = nginx.replace("server api:8003 max_fails=3 fail_timeout=10s;",
-                          "server api:8003 max_fails=3 fail_timeout=10s;   # new\n    server api:8003;")
-    nginx = nginx.replace("        add_header X-Dograh-Upstream $dograh_probe_upstream always;\n", "")
-    nginx_path.write_text(nginx)
-
-    turn_path = directory / "turnserver.conf"
-    turn = turn_path.read_text()
-    turn = turn.replace("use-auth-secret\n", "").replace(f"external-ip={EXAMPLE_IP}", f"external-ip={OTHER_IP}")
-    turn = "\n".join(
-        "static-auth-secret=0123456789abcdef0123" if line.startswith("static-auth-secret=") else line
-        for line in turn.split("\n")
-    )
-    turn_path.write_text(turn)
-    os.chmod(directory / "certs" / "local.key", 0o644)
-
+from tests.support.fresh_install import apply_fixable_drift, env_secrets, make_install, snapshot
 
 @pytest.fixture()
 def drifted(tmp_path):
     directory = make_install(tmp_path / "dograh")
-    drift(directory)
+    apply_fixable_drift(directory)
     return directory
 
 

@@ -11,8 +11,7 @@ import pytest
 from dograh_installer.doctor.checks import run_checks
 from dograh_installer.doctor.report import exit_code
 from tests.conftest import base_env
-from tests.support.fresh_install import env_secrets, make_install, snapshot
-from tests.test_fix_apply import drift
+from tests.support.fresh_install import apply_fixable_drift, env_secrets, make_install, snapshot
 
 PROMPT_TIMEOUT = 60
 CONFIRM_PROMPT = r"Apply these changes\? \[y/N\]: "
@@ -21,7 +20,7 @@ CONFIRM_PROMPT = r"Apply these changes\? \[y/N\]: "
 @pytest.mark.parametrize("answer, expected_exit", [("y", 0), ("n", 1), ("", 1)])
 def test_fix_asks_before_writing(pyz, shiv_root, tmp_path, answer, expected_exit):
     directory = make_install(tmp_path / "dograh")
-    drift(directory)
+    apply_fixable_drift(directory)
     secrets = env_secrets(directory)
     before = snapshot(directory)
     transcript = io.StringIO()

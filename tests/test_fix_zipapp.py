@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import base_env, run_pyz
-from tests.support.fresh_install import env_secrets, make_install, snapshot
-from tests.test_fix_apply import drift
+from tests.support.fresh_install import apply_fixable_drift, env_secrets, make_install, snapshot
 
 # A docker client whose compose plugin is installed but which finds no
 # engine, printing what the docker CLI prints when no daemon listens on
@@ -47,7 +46,7 @@ def fake_docker(tmp_path, script):
 
 def test_fix_without_tty_shows_diff_only(pyz, shiv_root, tmp_path):
     directory = make_install(tmp_path / "dograh")
-    drift(directory)
+    apply_fixable_drift(directory)
     secrets = env_secrets(directory)
     before = snapshot(directory)
 
@@ -64,7 +63,7 @@ def test_fix_without_tty_shows_diff_only(pyz, shiv_root, tmp_path):
 
 def test_fix_then_doctor_passes(pyz, shiv_root, tmp_path):
     directory = make_install(tmp_path / "dograh")
-    drift(directory)
+    apply_fixable_drift(directory)
     fake_bin = fake_docker(tmp_path, DOCKER_WITHOUT_ENGINE)
     env = base_env(shiv_root, DOGRAH_DIR=str(directory))
     env["PATH"] = f"{fake_bin}:{env['PATH']}"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 from typing import Dict, Tuple
 
 from dograh_installer.install import InstallSettings, run_install
 from tests.conftest import EXAMPLE_IP
+
+# TEST-NET-2, reserved for documentation: a SERVER_IP that turnserver.conf drifted to.
+OTHER_SERVER_IP = "198.51.100.20"
 
 
 def make_install(directory: Path, workers: int = 4, public_host: str = EXAMPLE_IP) -> Path:
@@ -33,3 +37,29 @@ def env_secrets(directory: Path) -> Dict[str, str]:
 
     values = read_env(directory / ".env").values()
     return {key: values[key] for key in SECRET_KEYS if values.get(key)}
+
+
+def apply_fixable_drift(directory: Path) -> None:
+    """Apply the hand edits --fix must repair: every fixable finding at once."""
+    env_path = directory / ".env"
+    text = env_path.read_text()
+    text = text.replace("FASTAPI_WORKERS=4", "FASTAPI_WORKERS=3\nFASTAPI_WORKERS=6")
+    env_path.write_bytes(("\ufeff" + text).replace("\n", "\r\n").encode())
+    os.chmod(env_path, 0o644)
+
+    nginx_path = directory / "nginx.conf"
+    nginx = nginx_path.read_text()
+    nginx = nginx.replace("server api:8003 max_fails=3 fail_timeout=10s;",
+                          "server api:8003 max_fails=3 fail_timeout=10s;   # new\n    server api:8003;")
+    nginx = nginx.replace("        add_header X-Dograh-Upstream $dograh_probe_upstream always;\n", "")
+    nginx_path.write_text(nginx)
+
+    turn_path = directory / "turnserver.conf"
+    turn = turn_path.read_text()
+    turn = turn.replace("use-auth-secret\n", "").replace(f"external-ip={EXAMPLE_IP}", f"external-ip={OTHER_SERVER_IP}")
+    turn = "\n".join(
+        "static-auth-secret=0123456789abcdef0123" if line.startswith("static-auth-secret=") else line
+        for line in turn.split("\n")
+    )
+    turn_path.write_text(turn)
+    os.chmod(directory / "certs" / "local.key", 0o644)
