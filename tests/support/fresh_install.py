@@ -1,4 +1,4 @@
-"""A healthy install directory written in-process, and byte-level snapshots of it."""
+"""A healthy install directory written in-process, the drift --fix repairs, and byte-level snapshots."""
 
 from __future__ import annotations
 
