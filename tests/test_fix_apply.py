@@ -17,7 +17,6 @@ from dograh_installer.doctor.report import exit_code
 from dograh_installer.errors import LockedError
 from dograh_installer.envfile import read_env
 from dograh_installer.nginx_conf import parse_nginx
-from tests.conftest import EXAMPLE_IP
 from tests.support.fresh_install import apply_fixable_drift, env_secrets, make_install, snapshot
 
 @pytest.fixture()

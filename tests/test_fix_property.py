@@ -14,7 +14,6 @@ import contextlib
 import io
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
