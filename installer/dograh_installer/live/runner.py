@@ -1,4 +1,8 @@
-"""``doctor --live``: run the live checks concurrently, each within its own time limit."""
+"""``doctor --live``: run the live checks, each within its own time limit.
+
+The docker compose checks run beside the checks through nginx. Those run one
+after another, because each one's connections count in least_conn.
+"""
 
 from __future__ import annotations
 
@@ -115,13 +119,15 @@ async def _fanout(target: Target, passes: List[FanoutPlan]) -> List[Finding]:
 
 
 async def _connection_checks(target: Target, path: str, passes: List[FanoutPlan], fanout_bound: float,
-                             idle: Optional[float], bound: float) -> List[Finding]:
-    """Run the fan-out passes, then the idle check.
+                             idle: Optional[float], bound: float, health: Awaitable) -> List[Finding]:
+    """Run the health check, the fan-out passes, then the idle check.
 
-    They do not overlap: least_conn counts the idle check's open WebSocket
-    too, so holding it during a fan-out pass would skew that pass's spread.
+    They do not overlap, because least_conn counts every request in flight
+    on a worker: the health request or the idle check's open WebSocket
+    would skew a fan-out pass's spread.
     """
-    findings = await _bounded("fan-out check", "live.fanout", _fanout(target, passes), fanout_bound)
+    findings = await health
+    findings += await _bounded("fan-out check", "live.fanout", _fanout(target, passes), fanout_bound)
     if idle:
         findings += await _bounded("idle check", "live.idle", check_idle(target, path, idle, HANDSHAKE_TIMEOUT),
                                    min(bound, idle + HANDSHAKE_TIMEOUT + 15))
@@ -143,9 +149,10 @@ async def _run_all(directory: Path, options: LiveOptions, target: Target, plan: 
         return [unreachable] + await compose
     passes = fanout_passes(plan, options.concurrency is not None)
     fanout_bound = min(bound, sum(_fanout_bound(one) for one in passes))
+    health = _bounded("health check", "live.health", check_health(target, HEALTH_TIMEOUT),
+                      min(bound, HEALTH_TIMEOUT + 5))
     checks = [
-        _bounded("health check", "live.health", check_health(target, HEALTH_TIMEOUT), min(bound, HEALTH_TIMEOUT + 5)),
-        _connection_checks(target, plan.path, passes, fanout_bound, options.idle_check, bound),
+        _connection_checks(target, plan.path, passes, fanout_bound, options.idle_check, bound, health),
         compose,
     ]
     findings: List[Finding] = []
