@@ -25,4 +25,10 @@ python3 -m pip install -q --disable-pip-version-check -r requirements/zipapp.txt
 
 python3 scripts/build_pyz.py
 export DOGRAH_TEST_PYZ="$PWD/dist/dograh.pyz"
+# The zipapp's oldest supported Python, where the machine has one (pyenv).
+if [ -z "${DOGRAH_TEST_PYTHON39:-}" ]; then
+    for candidate in /root/.pyenv/versions/3.9.*/bin/python3.9; do
+        [ -x "$candidate" ] && export DOGRAH_TEST_PYTHON39="$candidate"
+    done
+fi
 exec python3 -m pytest "$@"

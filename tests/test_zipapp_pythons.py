@@ -59,6 +59,29 @@ def test_supported_python_installs(pyz, shiv_root, tmp_path, minor, interpreter)
     assert dotenv_values(directory / ".env")["SERVER_IP"] == EXAMPLE_IP
 
 
+# Importing every module catches a bundled library whose code needs a newer
+# Python than the one running it, as a `match` statement in an anyio release did.
+IMPORT_EVERYTHING = """\
+import importlib, pkgutil, dograh_installer
+names = [m.name for m in pkgutil.walk_packages(dograh_installer.__path__, "dograh_installer.")]
+for name in names + ["httpx", "websockets.asyncio.client", "yaml", "crossplane", "dotenv", "cryptography.x509",
+                     "click", "anyio", "httpcore", "h11"]:
+    importlib.import_module(name)
+print("imported", len(names), "dograh modules")
+"""
+
+
+@pytest.mark.parametrize("minor, interpreter", [find_interpreter(minor) for minor in SUPPORTED])
+def test_supported_python_imports_all(pyz, shiv_root, tmp_path, minor, interpreter):
+    script = tmp_path / "import_everything.py"
+    script.write_text(IMPORT_EVERYTHING)
+    # SHIV_INTERPRETER makes shiv's bootstrap run the given script with the bundled site-packages.
+    env = base_env(shiv_root, SHIV_INTERPRETER="1")
+    result = run_with(interpreter, pyz, [str(script)], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"imported [1-9][0-9]* dograh modules", result.stdout)
+
+
 @pytest.mark.parametrize("minor, interpreter", [find_interpreter(minor) for minor in TOO_OLD])
 def test_old_python_exits_2(pyz, shiv_root, tmp_path, minor, interpreter):
     found = subprocess.run([str(interpreter), "-c", "import sys; print('%d.%d.%d' % tuple(sys.version_info[:3]))"],
