@@ -47,6 +47,26 @@ def pinned(name: str) -> str:
     raise SystemExit(f"{name} is not pinned in {PINS}")
 
 
+def check_requires_python(site: Path) -> None:
+    """Stop the build when a bundled distribution does not support the oldest Python.
+
+    pip does not always enforce Requires-Python for --python-version (a
+    package index without that metadata lets pycparser 3.0, which needs
+    3.10, through), so the wheels' own metadata is checked here.
+    """
+    from importlib.metadata import distributions
+
+    from packaging.specifiers import SpecifierSet
+
+    too_new = []
+    for dist in distributions(path=[str(site)]):
+        required = dist.metadata.get("Requires-Python")
+        if required and OLDEST not in SpecifierSet(required):
+            too_new.append(f"{dist.metadata['Name']}=={dist.version} (Requires-Python {required})")
+    if too_new:
+        raise SystemExit(f"pins in {PINS} do not run on Python {OLDEST}: " + ", ".join(sorted(too_new)))
+
+
 def build(output: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="dograh-build-") as tmp:
         work = Path(tmp)
@@ -55,6 +75,7 @@ def build(output: Path) -> None:
         pip("wheel", "--no-deps", "-w", str(wheels), str(ROOT))
         pip("install", "--no-deps", "--target", str(site), "--python-version", OLDEST, *platform_args(),
             "-r", str(PINS), *map(str, wheels.glob("*.whl")))
+        check_requires_python(site)
         for version in NEWER:
             download = work / f"py{version}"
             pip("download", "--no-deps", "-d", str(download), "--python-version", version, *platform_args(),
