@@ -26,26 +26,36 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename.
+def write_temp_file(directory: Path, name: str, data: bytes, mode: int) -> str:
+    """Write ``data`` to a new, fsynced temp file ``.<name>.*.tmp`` in ``directory``; return its path.
 
-    The mode is set with fchmod on the temp file before any data is written,
-    so a secret is never readable by others, whatever the umask.
+    The mode is set with fchmod before any data is written, so a secret is
+    never readable by others, whatever the umask.
     """
-    directory = path.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return tmp_name
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename."""
+    tmp_name = write_temp_file(path.parent, path.name, data, mode)
+    try:
         os.rename(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    fsync_directory(directory)
+    fsync_directory(path.parent)
 
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:

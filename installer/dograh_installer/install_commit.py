@@ -24,13 +24,12 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 from dograh_installer.errors import DograhError
-from dograh_installer.fileops import atomic_write, fsync_directory
+from dograh_installer.fileops import atomic_write, fsync_directory, write_temp_file
 
 JOURNAL_NAME = ".dograh-install.journal"
 
@@ -47,17 +46,7 @@ class StagedEntry:
 
 def stage_file(directory: Path, final: str, data: bytes, mode: int) -> StagedEntry:
     """Write ``data`` in full to a temp file beside ``final``, with ``mode`` set before any byte."""
-    fd, name = tempfile.mkstemp(prefix=f".{Path(final).name}.", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
-        raise
+    name = write_temp_file(directory, Path(final).name, data, mode)
     return StagedEntry(staged=os.path.basename(name), final=final)
 
 

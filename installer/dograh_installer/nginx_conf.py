@@ -222,11 +222,11 @@ def _directive_end_line(tokens: List[Any], start_line: int, name: str) -> int:
     return start_line
 
 
-def _block_end_line(tokens: List[Any], start_line: int, name: str) -> int:
-    """Return the line of the ``}`` that closes the block opened on ``start_line``."""
+def block_end_line(tokens: List[Any], start_line: int, name: str) -> Optional[int]:
+    """Return the line of the ``}`` that closes the ``name`` block opened on ``start_line``, or None."""
     depth = 0
     started = False
-    for index, (token, line) in enumerate(tokens):
+    for token, line in tokens:
         if not started:
             if line == start_line and token == name:
                 started = True
@@ -237,7 +237,7 @@ def _block_end_line(tokens: List[Any], start_line: int, name: str) -> int:
             depth -= 1
             if depth == 0:
                 return line
-    return start_line
+    return None
 
 
 def split_address(address: str) -> Any:
@@ -252,7 +252,7 @@ def _upstream_from(directive: Directive, tokens: List[Any]) -> Upstream:
     upstream = Upstream(
         name=directive.args[0],
         line=directive.line,
-        end_line=_block_end_line(tokens, directive.line, "upstream"),
+        end_line=block_end_line(tokens, directive.line, "upstream") or directive.line,
     )
     for child in directive.block or []:
         if child.name == "#":

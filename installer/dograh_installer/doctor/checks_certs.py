@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-from pathlib import Path
 from typing import List, Optional
 
 from cryptography import x509

@@ -29,6 +29,7 @@ from dograh_installer.nginx_conf import (
     NginxConfig,
     Upstream,
     UpstreamServer,
+    block_end_line,
     parse_nginx_text,
     render_server_lines,
 )
@@ -265,19 +266,10 @@ def set_upstream_workers(text: str, workers: int) -> Tuple[str, List[str]]:
 
 def _block_end_line(config: NginxConfig, directive: Directive) -> int:
     """Return the line of the ``}`` closing ``directive``'s block."""
-    depth = 0
-    started = False
-    for token, line in config.tokens:
-        if not started:
-            started = line == directive.line and token == directive.name
-            continue
-        if token == "{":
-            depth += 1
-        elif token == "}":
-            depth -= 1
-            if depth == 0:
-                return line
-    raise EditError(f"nginx.conf line {directive.line}: cannot find the end of the '{directive.name}' block")
+    line = block_end_line(config.tokens, directive.line, directive.name)
+    if line is None:
+        raise EditError(f"nginx.conf line {directive.line}: cannot find the end of the '{directive.name}' block")
+    return line
 
 
 def _api_locations(config: NginxConfig) -> List[Directive]:
