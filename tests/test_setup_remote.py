@@ -548,6 +548,10 @@ def nobody_setup(sandbox: Sandbox, pyz: Path) -> Dict[str, str]:
     """
     shutil.copy(pyz, sandbox.var_tmp / "dograh.pyz")
     (sandbox.var_tmp / "dograh.pyz").chmod(0o644)
+    # The checkout may sit below /tmp, which is mounted over, or in root's
+    # 0700 home, so nobody runs a copy of the shim.
+    shutil.copy(SHIM, sandbox.var_tmp / "setup_remote.sh")
+    (sandbox.var_tmp / "setup_remote.sh").chmod(0o755)
     sandbox.var_tmp.chmod(0o1777)
     fake_tmp = sandbox.base / "tmp"
     fake_tmp.mkdir()
@@ -565,7 +569,7 @@ def run_as_nobody(sandbox: Sandbox, env: Dict[str, str]) -> subprocess.Completed
     if setpriv is None:
         pytest.skip("setpriv is not installed")
     argv = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-            "bash", str(SHIM), "--dir", "/var/tmp/install"]
+            "bash", "/var/tmp/setup_remote.sh", "--dir", "/var/tmp/install"]
     return subprocess.run(sandbox.command(argv), env=env, cwd="/", stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=120, start_new_session=True)
 

@@ -110,7 +110,7 @@ class NginxServer:
             raise RuntimeError(f"nginx -t failed:\n{check.stderr}")
         self.process = subprocess.Popen(nginx_argv(self.nginx, self.prefix, self.main))
         if wait_port is not None:
-            _wait_for_port(wait_port, timeout, self.process)
+            wait_for_port(wait_port, timeout, self.process)
 
     def reload(self, conf_text: Optional[str] = None) -> None:
         """Replace the conf.d file and reload; returns once new workers run the new config."""
@@ -147,16 +147,17 @@ class NginxServer:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _wait_for_port(port: int, timeout: float, process: subprocess.Popen) -> None:
+def wait_for_port(port: int, timeout: float, process: Optional[subprocess.Popen] = None) -> None:
+    """Return once something accepts on 127.0.0.1:``port``; raise if ``process`` exits first."""
     import socket
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode} during start")
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process for port {port} exited with {process.returncode} during start")
         with socket.socket() as sock:
             sock.settimeout(0.2)
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port} within {timeout} s")
+    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")

@@ -20,7 +20,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,19 +66,6 @@ def run_in_namespace(directory: Path, command: Sequence[str], workers: Sequence[
                           capture_output=True, text=True, timeout=timeout)
 
 
-def wait_for_port(port: int, timeout: float, process: Optional[subprocess.Popen] = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the process for port {port} exited with {process.returncode}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
-
-
 class LiveStack:
     """Stand-in workers and nginx serving ``directory``'s nginx.conf and certificate on loopback."""
 
@@ -98,6 +84,8 @@ class LiveStack:
         process = subprocess.Popen(argv, cwd=ROOT, env=python_env(DOGRAH_STANDIN_STATE=str(self.state)),
                                    stdin=subprocess.DEVNULL)
         self.workers[port] = process
+        from dograh_installer.nginx_runtime import wait_for_port
+
         wait_for_port(port, START_TIMEOUT, process)
 
     def start_nginx(self, worker_processes: int) -> None:
