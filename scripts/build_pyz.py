@@ -12,6 +12,7 @@ build serves them all. The zipapp targets this machine's architecture.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
@@ -86,13 +87,14 @@ def build(output: Path) -> None:
                     for member in archive.namelist():
                         if tag in member and member.endswith(".so"):
                             archive.extract(member, site)
-        output.parent.mkdir(parents=True, exist_ok=True)
+        built = work / "shiv.pyz"
         subprocess.run(
             [sys.executable, "-m", "shiv", "--site-packages", str(site), "-e", "dograh_installer.entry:main",
-             "-p", "/usr/bin/env python3", "--compressed", "--reproducible", "-o", str(output)],
+             "-p", "/usr/bin/env python3", "--compressed", "--reproducible", "-o", str(built)],
             check=True,
         )
-    replace_main(output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write_guarded(built, output)
     print(f"built {output} ({output.stat().st_size / 1024**2:.1f} MiB)")
 
 
@@ -111,14 +113,19 @@ if sys.version_info < (3, 9):
 """
 
 
-def replace_main(output: Path) -> None:
-    """Prepend the version guard to the zipapp's __main__.py, keeping the shebang."""
-    data = output.read_bytes()
+def write_guarded(built: Path, output: Path) -> None:
+    """Copy shiv's zipapp to ``output`` with the version guard before its __main__.py.
+
+    The copy is renamed into place, so a test or a user running ``output``
+    during a rebuild never sees a half-written file.
+    """
+    data = built.read_bytes()
     shebang = data[: data.index(b"\n") + 1]
-    with zipfile.ZipFile(output) as source:
+    with zipfile.ZipFile(built) as source:
         entries = [(info, source.read(info)) for info in source.infolist()]
-    temporary = output.with_suffix(".pyz.tmp")
-    with open(temporary, "wb") as handle:
+    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    temporary = Path(name)
+    with os.fdopen(fd, "wb") as handle:
         handle.write(shebang)
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as target:
             for info, content in entries:

@@ -22,7 +22,16 @@ def test_non_public_address_warns(address):
     assert "self-signed" in warnings[0]
 
 
-@pytest.mark.parametrize("address", ["203.0.113.10", "8.8.8.8", "172.32.0.1", "100.128.0.1", "192.169.0.1"])
+@pytest.mark.parametrize("address", ["192.0.2.1", "198.51.100.7", "203.0.113.10", "240.0.0.1", "255.255.255.254"])
+def test_unreachable_address_warns(address):
+    warnings = server_ip_warnings(ipaddress.IPv4Address(address))
+
+    assert len(warnings) == 1
+    assert address in warnings[0]
+    assert "no browser will reach it" in warnings[0]
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "172.32.0.1", "100.128.0.1", "192.169.0.1", "203.0.114.1"])
 def test_public_address_does_not_warn(address):
     assert server_ip_warnings(ipaddress.IPv4Address(address)) == []
 

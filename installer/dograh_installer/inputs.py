@@ -22,6 +22,14 @@ _NON_PUBLIC_NETWORKS = [
     ipaddress.IPv4Network(net)
     for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10")
 ]
+# Ranges no browser on the public internet reaches: documentation (RFC 5737)
+# and the reserved 240.0.0.0/4 (RFC 1112).
+_UNREACHABLE_NETWORKS = [
+    (ipaddress.IPv4Network("192.0.2.0/24"), "reserved for documentation (RFC 5737)"),
+    (ipaddress.IPv4Network("198.51.100.0/24"), "reserved for documentation (RFC 5737)"),
+    (ipaddress.IPv4Network("203.0.113.0/24"), "reserved for documentation (RFC 5737)"),
+    (ipaddress.IPv4Network("240.0.0.0/4"), "reserved for future use (RFC 1112)"),
+]
 _DOTTED_QUAD = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _WORKERS = re.compile(r"[0-9]+")
@@ -57,6 +65,12 @@ def server_ip_warnings(address: ipaddress.IPv4Address) -> List[str]:
             return [
                 f"SERVER_IP {address} is in the non-public range {network}: browsers outside that "
                 "network will not reach it, and the certificate will be self-signed"
+            ]
+    for network, purpose in _UNREACHABLE_NETWORKS:
+        if address in network:
+            return [
+                f"SERVER_IP {address} is in {network}, {purpose}: no browser will reach it; "
+                "use this server's public IPv4 address for a real install"
             ]
     return []
 
@@ -109,6 +123,8 @@ def check_turn_secret(value: str) -> str:
 def parse_workers(value: str, variable: str = "FASTAPI_WORKERS") -> int:
     if value != value.strip():
         raise InputError(variable, f"{value!r} has leading or trailing whitespace; remove it")
+    if value.startswith("-") and _WORKERS.fullmatch(value[1:]):
+        raise InputError(variable, f"{value} is out of range; use an integer from {MIN_WORKERS} to {MAX_WORKERS}")
     if not _WORKERS.fullmatch(value):
         raise InputError(
             variable, f"{value!r} is not a whole number; use an integer from {MIN_WORKERS} to {MAX_WORKERS}"
