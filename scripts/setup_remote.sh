@@ -8,6 +8,10 @@
 #   DOGRAH_PYZ_URL     URL to download dograh.pyz from (curl or wget)
 #   DOGRAH_PYZ_SHA256  expected SHA-256 of the zipapp; when set, a mismatch
 #                      stops the script before anything runs
+#   DOGRAH_BIN_DIR     where to install the verified zipapp as the `dograh`
+#                      command; when unset, /usr/local/bin for root and
+#                      $HOME/.local/bin for other users; `none` skips it.
+#                      Failing to install the command is only a warning.
 #   SHIV_ROOT          where the zipapp unpacks its libraries; when unset, the
 #                      first usable directory of $HOME/.shiv, $XDG_CACHE_HOME/dograh,
 #                      /var/cache/dograh, /var/tmp/dograh-shiv-UID,
@@ -23,8 +27,8 @@
 # a terminal is present, dograh prompts on the terminal for missing values.
 #
 # Exit codes: dograh's own exit code once it runs; before that 2 for bad
-# usage or an unsupported python3, 1 for a failed download, a checksum
-# mismatch or no usable SHIV_ROOT.
+# usage, a relative DOGRAH_BIN_DIR or an unsupported python3, 1 for a failed
+# download, a checksum mismatch or no usable SHIV_ROOT.
 #
 # This script never runs `set -x`: the environment carries secrets.
 
@@ -54,6 +58,7 @@ WORK_DIR=""
 PYTHON=""
 ZIPAPP=""
 EXPECTED_SHA256=""
+COMMAND_TEMP=""
 
 die() {
     local code="$1"
@@ -68,6 +73,9 @@ warn() {
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
+    if [ -n "$COMMAND_TEMP" ]; then
+        rm -f -- "$COMMAND_TEMP"
+    fi
     if [ -n "$WORK_DIR" ]; then
         rm -rf -- "$WORK_DIR"
     fi
@@ -186,6 +194,98 @@ read_expected_sha256() {
     EXPECTED_SHA256="$expected"
 }
 
+# Checked before any download, like the checksum, so a typo costs nothing.
+check_bin_dir() {
+    local dir="${DOGRAH_BIN_DIR:-}"
+    if [ -n "$dir" ] && [ "$dir" != "none" ] && [[ "$dir" != /* ]]; then
+        die 2 "DOGRAH_BIN_DIR must be an absolute path or 'none', got '$dir'"
+    fi
+}
+
+# Succeed when the file is a zip archive that contains the dograh_installer
+# package, which is what tells an older dograh zipapp from someone else's
+# `dograh` command.
+is_dograh_zipapp() {
+    "$PYTHON" -c 'import sys, zipfile
+try:
+    with zipfile.ZipFile(sys.argv[1]) as archive:
+        names = archive.namelist()
+except (OSError, zipfile.BadZipFile):
+    sys.exit(1)
+sys.exit(0 if any("/dograh_installer/" in "/" + name for name in names) else 1)' "$1" 2>/dev/null
+}
+
+# Install the verified zipapp as an executable `dograh` command, so that
+# `dograh doctor` works after this script removes its work directory, and
+# also after a failed install. Nothing here stops the run: every failure is
+# a warning.
+install_command() {
+    local source="$1" dir target
+    dir="${DOGRAH_BIN_DIR:-}"
+    if [ "$dir" = "none" ]; then
+        printf '%s: DOGRAH_BIN_DIR=none, so the dograh command was not installed\n' "$PROG"
+        return 0
+    fi
+    if [ -z "$dir" ]; then
+        if [ "$EUID" -eq 0 ]; then
+            dir="/usr/local/bin"
+        elif [ -n "${HOME:-}" ] && [[ "$HOME" == /* ]] && [ -d "$HOME" ] && [ -w "$HOME" ]; then
+            dir="$HOME/.local/bin"
+        else
+            warn "the dograh command was not installed: HOME is unset or not writable; set DOGRAH_BIN_DIR to a directory on PATH"
+            return 0
+        fi
+    fi
+    if [ "$dir" != "/" ]; then
+        dir="${dir%/}"
+    fi
+    target="${dir%/}/dograh"
+
+    if [ -e "$target" ] || [ -L "$target" ]; then
+        if [ -d "$target" ] || ! is_dograh_zipapp "$target"; then
+            warn "the dograh command was not installed: $target exists and is not a dograh zipapp, so it was kept; remove it or set DOGRAH_BIN_DIR to another directory"
+            return 0
+        fi
+    fi
+
+    # Copy to a temporary file in the target directory and rename it, so
+    # concurrent runs and a running dograh never see a partial file.
+    if ! mkdir -p -- "$dir" 2>/dev/null \
+        || ! COMMAND_TEMP="$(mktemp "$dir/.dograh.XXXXXX" 2>/dev/null)"; then
+        COMMAND_TEMP=""
+        warn "the dograh command was not installed: $dir is not writable; set DOGRAH_BIN_DIR to a writable directory on PATH"
+        return 0
+    fi
+    if ! { cp -- "$source" "$COMMAND_TEMP" && chmod 0755 -- "$COMMAND_TEMP"; } 2>/dev/null; then
+        rm -f -- "$COMMAND_TEMP"
+        COMMAND_TEMP=""
+        warn "the dograh command was not installed: copying the zipapp into $dir failed; check the free space there"
+        return 0
+    fi
+    # fsync before the rename, so a crash after it cannot leave an empty
+    # `dograh`. GNU sync takes file arguments since coreutils 8.24, and an
+    # older one fails here, which only loses that guarantee.
+    sync -- "$COMMAND_TEMP" 2>/dev/null || true
+    # -T, so a directory that appeared at $target meanwhile is not moved into.
+    if ! mv -f -T -- "$COMMAND_TEMP" "$target" 2>/dev/null; then
+        rm -f -- "$COMMAND_TEMP"
+        COMMAND_TEMP=""
+        warn "the dograh command was not installed: moving the copy in $dir to $target failed"
+        return 0
+    fi
+    COMMAND_TEMP=""
+
+    case ":$PATH:" in
+        *":$dir:"*)
+            printf '%s: installed the dograh command as %s\n' "$PROG" "$target"
+            ;;
+        *)
+            printf '%s: installed the dograh command as %s; %s is not on PATH, so run it as %s\n' \
+                "$PROG" "$target" "$dir" "$target"
+            ;;
+    esac
+}
+
 verify_zipapp() {
     local file="$1" actual
     if [ -z "$EXPECTED_SHA256" ]; then
@@ -259,6 +359,7 @@ main() {
 
     check_python
     read_expected_sha256
+    check_bin_dir
     WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/dograh-setup.XXXXXX")" \
         || die 1 "failed to create a temporary directory in ${TMPDIR:-/tmp}; set TMPDIR to a writable directory"
     chmod 700 -- "$WORK_DIR"
@@ -270,6 +371,8 @@ main() {
         choose_shiv_root "$WORK_DIR"
     fi
     export SHIV_ROOT
+
+    install_command "$ZIPAPP"
 
     local status=0
     if [ "$SCRIPT_FROM_STDIN" -eq 1 ] && [ ! -t 0 ]; then

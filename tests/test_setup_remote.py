@@ -1,9 +1,10 @@
 """scripts/setup_remote.sh run for real: bash, the built zipapp, no TTY.
 
 Each run happens in a private mount namespace (``unshare -m``) where the
-test's own directories are bind-mounted over /var/cache and /var/tmp. The
-default extraction roots the shim picks so land in the test's tmp directory,
-and nothing is left on the machine. The same namespace lets a test make a
+test's own directories are bind-mounted over /var/cache, /var/tmp and
+/usr/local/bin. The default extraction roots and the `dograh` command the shim
+installs so land in the test's tmp directory, and nothing is left on the
+machine. The same namespace lets a test make a
 directory read-only or ``noexec`` for the shim alone. Mode bits such as 0555
 would not do, because the tests run as root and root ignores them.
 """
@@ -25,6 +26,7 @@ import sys
 import termios
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
@@ -62,18 +64,20 @@ NAMESPACES = _namespaces_work()
 
 
 class Sandbox:
-    """Directories standing in for /var/cache and /var/tmp, and the commands that mount them."""
+    """Directories standing in for /var/cache, /var/tmp and /usr/local/bin, and the commands that mount them."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
         self.var_cache = base / "var-cache"
         self.var_tmp = base / "var-tmp"
+        self.bin_dir = base / "usr-local-bin"
         self.tmpdir = base / "tmpdir"
-        for path in (self.var_cache, self.var_tmp, self.tmpdir):
+        for path in (self.var_cache, self.var_tmp, self.bin_dir, self.tmpdir):
             path.mkdir(parents=True)
         self.mounts: List[List[str]] = [
             [MOUNT, "--bind", str(self.var_cache), "/var/cache"],
             [MOUNT, "--bind", str(self.var_tmp), "/var/tmp"],
+            [MOUNT, "--bind", str(self.bin_dir), "/usr/local/bin"],
         ]
 
     def read_only(self, path: Path) -> None:
@@ -83,8 +87,13 @@ class Sandbox:
     def noexec_tmpfs(self, path: Path) -> None:
         self.mounts.append([MOUNT, "-t", "tmpfs", "-o", "noexec,mode=0700", "tmpfs", str(path)])
 
-    def command(self, shim_argv: Sequence[str]) -> List[str]:
-        lines = ["set -e"] + [shlex.join(argv) for argv in self.mounts] + ["exec " + shlex.join(shim_argv)]
+    def command(self, shim_argv: Sequence[str], then: Sequence[Sequence[str]] = ()) -> List[str]:
+        """Mount, run the shim, and run ``then`` in the same namespace if the shim succeeds."""
+        lines = ["set -e"] + [shlex.join(argv) for argv in self.mounts]
+        if then:
+            lines += [shlex.join(shim_argv)] + [shlex.join(argv) for argv in then]
+        else:
+            lines.append("exec " + shlex.join(shim_argv))
         return [UNSHARE, "-m", "--propagation", "private", "/bin/sh", "-c", "\n".join(lines)]
 
     def extractions(self, root: Path) -> List[str]:
@@ -108,9 +117,9 @@ def shim_env(sandbox: Sandbox, **extra: str) -> Dict[str, str]:
 
 
 def run_shim(sandbox: Sandbox, env: Dict[str, str], cwd: Path, args: Sequence[str] = (),
-             timeout: float = 120) -> subprocess.CompletedProcess:
+             timeout: float = 120, then: Sequence[Sequence[str]] = ()) -> subprocess.CompletedProcess:
     """Run the shim like cloud-init does: stdin not a TTY, no controlling terminal."""
-    return subprocess.run(sandbox.command(["bash", str(SHIM), *args]), env=env, cwd=cwd,
+    return subprocess.run(sandbox.command(["bash", str(SHIM), *args], then), env=env, cwd=cwd,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
                           start_new_session=True)
 
@@ -133,6 +142,21 @@ def assert_complete_install(directory: Path, result: subprocess.CompletedProcess
 
 def assert_nothing_written(cwd: Path) -> None:
     assert not (cwd / "dograh").exists()
+
+
+def zipapp_version(pyz: Path, shiv_root: Path) -> str:
+    """What `dograh --version` prints, from the zipapp under test."""
+    result = subprocess.run([sys.executable, str(pyz), "--version"], env={"PATH": "/usr/bin:/bin",
+                            "SHIV_ROOT": str(shiv_root)}, capture_output=True, text=True, check=True, timeout=120)
+    return result.stdout
+
+
+def assert_command_installed(command: Path, pyz: Path) -> None:
+    assert command.is_file()
+    assert not command.is_symlink()
+    assert command.stat().st_mode & 0o777 == 0o755
+    assert sha256_file(command) == sha256_file(pyz)
+    assert [name for name in os.listdir(command.parent) if name.startswith(".dograh.")] == []
 
 
 def sha256_file(path: Path) -> str:
@@ -584,6 +608,26 @@ def test_unprivileged_user_uses_var_tmp(pyz, sandbox):
     assert root.stat().st_uid == NOBODY
     assert root.stat().st_mode & 0o077 == 0
     assert os.listdir(sandbox.var_cache) == []
+    # Without HOME an unprivileged user has no default place for the command.
+    assert ("setup_remote.sh: warning: the dograh command was not installed: HOME is unset or not writable; "
+            "set DOGRAH_BIN_DIR" in result.stderr)
+    assert os.listdir(sandbox.bin_dir) == []
+
+
+def test_unprivileged_user_installs_in_home(pyz, sandbox):
+    env = nobody_setup(sandbox, pyz)
+    home = sandbox.var_tmp / "home"
+    home.mkdir()
+    os.chown(home, NOBODY, NOBODY)
+    env["HOME"] = "/var/tmp/home"
+    result = run_as_nobody(sandbox, env)
+    assert_complete_install(sandbox.var_tmp / "install", result)
+    command = home / ".local" / "bin" / "dograh"
+    assert_command_installed(command, pyz)
+    assert command.stat().st_uid == NOBODY
+    assert ("installed the dograh command as /var/tmp/home/.local/bin/dograh; /var/tmp/home/.local/bin is not on "
+            "PATH, so run it as /var/tmp/home/.local/bin/dograh\n" in result.stdout)
+    assert os.listdir(sandbox.bin_dir) == []
 
 
 def test_unprivileged_user_skips_squatted_root(pyz, sandbox):
@@ -636,6 +680,147 @@ def test_concurrent_downloads_share_default_root(pyz, sandbox, tmp_path, http_se
     assert len(sandbox.extractions(root)) == 1
     assert [name for name in os.listdir(root) if name.endswith(".tmp")] == []
     assert list(sandbox.tmpdir.iterdir()) == []
+    # Every run installs /usr/local/bin/dograh, and the renames leave one whole file.
+    for result in results:
+        assert "installed the dograh command as /usr/local/bin/dograh\n" in result.stdout
+    assert_command_installed(sandbox.bin_dir / "dograh", pyz)
+
+
+# --- the dograh command ---------------------------------------------------
+
+
+def test_root_installs_usr_local_bin(pyz, sandbox, tmp_path):
+    shiv_root = tmp_path / "shiv-root"
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz), SHIV_ROOT=str(shiv_root))
+    result = run_shim(sandbox, env, tmp_path, then=[["dograh", "--version"]])
+    assert_complete_install(tmp_path / "dograh", result)
+    assert "setup_remote.sh: installed the dograh command as /usr/local/bin/dograh\n" in result.stdout
+    assert "not on PATH" not in result.stdout
+    assert result.stdout.endswith(zipapp_version(pyz, shiv_root))
+    assert_command_installed(sandbox.bin_dir / "dograh", pyz)
+
+
+@pytest.mark.parametrize("on_path", [False, True])
+def test_bin_dir_overrides_default(pyz, sandbox, tmp_path, on_path):
+    # Missing on purpose: the shim creates it.
+    bin_dir = tmp_path / "opt" / "bin"
+    command = bin_dir / "dograh"
+    shiv_root = tmp_path / "shiv-root"
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz), SHIV_ROOT=str(shiv_root),
+                   DOGRAH_BIN_DIR=f"{bin_dir}/")
+    if on_path:
+        env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    result = run_shim(sandbox, env, tmp_path)
+    assert_complete_install(tmp_path / "dograh", result)
+    assert_command_installed(command, pyz)
+    assert os.listdir(sandbox.bin_dir) == []
+    if on_path:
+        assert f"installed the dograh command as {command}\n" in result.stdout
+    else:
+        assert (f"installed the dograh command as {command}; {bin_dir} is not on PATH, so run it as {command}\n"
+                in result.stdout)
+    version = subprocess.run([str(command), "--version"], env={"PATH": "/usr/bin:/bin", "SHIV_ROOT": str(shiv_root)},
+                             capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout == zipapp_version(pyz, shiv_root)
+
+
+def test_bin_dir_none_skips_command(pyz, sandbox, tmp_path):
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz), DOGRAH_BIN_DIR="none")
+    result = run_shim(sandbox, env, tmp_path)
+    assert_complete_install(tmp_path / "dograh", result)
+    assert "setup_remote.sh: DOGRAH_BIN_DIR=none, so the dograh command was not installed\n" in result.stdout
+    assert "setup_remote.sh: warning" not in result.stderr
+    assert os.listdir(sandbox.bin_dir) == []
+    assert not (tmp_path / "none").exists()
+
+
+def test_relative_bin_dir_is_bad_input(pyz, sandbox, tmp_path):
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz), DOGRAH_BIN_DIR="bin")
+    result = run_shim(sandbox, env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "setup_remote.sh: error: DOGRAH_BIN_DIR must be an absolute path or 'none', got 'bin'\n"
+    assert_nothing_written(tmp_path)
+    assert not (tmp_path / "bin").exists()
+    assert os.listdir(sandbox.bin_dir) == []
+
+
+def _plant_foreign_command(path: Path, kind: str) -> object:
+    """Put something that is not a dograh zipapp at ``path`` and return what must still be there afterwards."""
+    if kind == "script":
+        path.write_text("#!/bin/sh\necho another tool\n")
+        path.chmod(0o755)
+        return path.read_bytes()
+    if kind == "other zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("__main__.py", "print('another tool')\n")
+            archive.writestr("site-packages/not_dograh_installer/__init__.py", "")
+        return path.read_bytes()
+    if kind == "directory":
+        path.mkdir()
+        (path / "kept").write_text("kept\n")
+        return sorted(os.listdir(path))
+    path.symlink_to("/nonexistent/dograh")
+    return os.readlink(path)
+
+
+def _foreign_state(path: Path, kind: str) -> object:
+    if kind == "directory":
+        return sorted(os.listdir(path))
+    if kind == "dangling symlink":
+        return os.readlink(path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["script", "other zip", "directory", "dangling symlink"])
+def test_foreign_command_is_kept(pyz, sandbox, tmp_path, kind):
+    target = sandbox.bin_dir / "dograh"
+    before = _plant_foreign_command(target, kind)
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz))
+    result = run_shim(sandbox, env, tmp_path)
+    assert_complete_install(tmp_path / "dograh", result)
+    assert ("setup_remote.sh: warning: the dograh command was not installed: /usr/local/bin/dograh exists and is "
+            "not a dograh zipapp, so it was kept" in result.stderr)
+    assert "installed the dograh command" not in result.stdout
+    assert _foreign_state(target, kind) == before
+    assert sorted(os.listdir(sandbox.bin_dir)) == ["dograh"]
+
+
+def test_older_dograh_command_is_replaced(pyz, sandbox, tmp_path):
+    """An older zipapp is replaced by a rename, so a process that has it open keeps reading the old file."""
+    target = sandbox.bin_dir / "dograh"
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr("site-packages/dograh_installer/__init__.py", "__version__ = '0.0.1'\n")
+    old = target.read_bytes()
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz))
+    with target.open("rb") as running:
+        result = run_shim(sandbox, env, tmp_path)
+        assert running.read() == old
+        assert os.fstat(running.fileno()).st_ino != target.stat().st_ino
+    assert_complete_install(tmp_path / "dograh", result)
+    assert "installed the dograh command as /usr/local/bin/dograh\n" in result.stdout
+    assert_command_installed(target, pyz)
+
+
+def test_read_only_bin_dir_only_warns(pyz, sandbox, tmp_path):
+    sandbox.read_only(Path("/usr/local/bin"))
+    env = shim_env(sandbox, SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz))
+    result = run_shim(sandbox, env, tmp_path)
+    assert_complete_install(tmp_path / "dograh", result)
+    assert ("setup_remote.sh: warning: the dograh command was not installed: /usr/local/bin is not writable"
+            in result.stderr)
+    assert "installed the dograh command" not in result.stdout
+    assert os.listdir(sandbox.bin_dir) == []
+
+
+def test_failed_install_keeps_command(pyz, sandbox, tmp_path):
+    """The command is in place before `dograh install` runs, so it can diagnose a failed install."""
+    env = shim_env(sandbox, SERVER_IP="256.1.1.1", DOGRAH_PYZ=str(pyz))
+    result = run_shim(sandbox, env, tmp_path)
+    assert result.returncode == 2
+    assert "SERVER_IP" in result.stderr
+    assert_nothing_written(tmp_path)
+    assert_command_installed(sandbox.bin_dir / "dograh", pyz)
 
 
 # --- static checks --------------------------------------------------------
