@@ -42,6 +42,20 @@ def test_existing_install_is_refused(pyz, shiv_root, tmp_path):
     assert tree_snapshot(target) == before
 
 
+def test_existing_install_refused_before_inputs(pyz, shiv_root, tmp_path):
+    target = tmp_path / "dograh"
+    assert install(pyz, shiv_root, target).returncode == 0
+    env = base_env(shiv_root, DOGRAH_DIR=str(target), FASTAPI_WORKERS="64")
+
+    result = run_pyz(pyz, ["install"], env, cwd=tmp_path)
+
+    # No SERVER_IP and 64 workers: the refusal comes first, with no sizing warning.
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{target / '.env'} exists" in result.stderr
+    assert "SERVER_IP" not in result.stderr
+    assert "warning" not in result.stderr
+
+
 def test_force_overwrite_backs_up_files(pyz, shiv_root, tmp_path):
     target = tmp_path / "dograh"
     assert install(pyz, shiv_root, target).returncode == 0

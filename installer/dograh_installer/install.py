@@ -162,6 +162,14 @@ def _chown_to_sudo_user(directory: Path, environ: Dict[str, str], keep_group: Li
             os.chown(path, int(uid), -1 if path in kept else int(gid), follow_symlinks=False)
 
 
+def check_target(directory: Path, force_overwrite: bool) -> None:
+    """Raise when ``directory`` cannot take a new install, before any prompt, output or write."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} exists and is not a directory; choose another --dir")
+    if (directory / ENV_NAME).exists() and not force_overwrite and not pending_commit(directory):
+        raise ExistingInstallError(existing_install_message(directory))
+
+
 def run_install(
     settings: InstallSettings,
     environ: Dict[str, str],
@@ -169,10 +177,7 @@ def run_install(
 ) -> InstallResult:
     """Write the install directory; ``notify`` receives progress notes for the user."""
     directory = settings.directory
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"{directory} exists and is not a directory; choose another --dir")
-    if (directory / ENV_NAME).exists() and not settings.force_overwrite and not pending_commit(directory):
-        raise ExistingInstallError(existing_install_message(directory))
+    check_target(directory, settings.force_overwrite)
     created = not directory.exists()
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from typing import Callable, List, Mapping, Optional, Tuple
 
 from dograh_installer import inputs, machine
 from dograh_installer.errors import InputError
-from dograh_installer.install import InstallSettings
+from dograh_installer.install import InstallSettings, check_target
 
 # prompt(text, default, hide_input, check) -> an answer that ``check`` accepted
 Prompter = Callable[[str, Optional[str], bool, Callable[[str], object]], str]
@@ -34,6 +34,18 @@ def resolve_install_settings(
     value is an InputError naming its variable. Nothing is written here.
     """
     warnings: List[str] = []
+
+    # Directory and overwrite first: an existing install is refused before
+    # any prompt or warning, so nobody answers questions for nothing.
+    raw_force = environ.get("DOGRAH_FORCE_OVERWRITE", "")
+    force = inputs.parse_bool(raw_force, "DOGRAH_FORCE_OVERWRITE") if raw_force else False
+
+    raw_dir = _pick(flags.get("directory"), environ, "DOGRAH_DIR") or "./dograh"
+    if "\0" in raw_dir:
+        raise InputError("DOGRAH_DIR", "contains a NUL byte")
+
+    directory = Path(raw_dir).expanduser().absolute()
+    check_target(directory, force)
 
     raw_ip = _pick(flags.get("server_ip"), environ, "SERVER_IP")
     if raw_ip is None:
@@ -69,15 +81,8 @@ def resolve_install_settings(
     telemetry = inputs.parse_bool(raw_telemetry, "ENABLE_TELEMETRY") if raw_telemetry else True
     raw_relay = _pick(flags.get("force_turn_relay"), environ, "FORCE_TURN_RELAY")
     relay = inputs.parse_bool(raw_relay, "FORCE_TURN_RELAY") if raw_relay else False
-    raw_force = environ.get("DOGRAH_FORCE_OVERWRITE", "")
-    force = inputs.parse_bool(raw_force, "DOGRAH_FORCE_OVERWRITE") if raw_force else False
-
-    raw_dir = _pick(flags.get("directory"), environ, "DOGRAH_DIR") or "./dograh"
-    if "\0" in raw_dir:
-        raise InputError("DOGRAH_DIR", "contains a NUL byte")
-
     settings = InstallSettings(
-        directory=Path(raw_dir).expanduser().absolute(),
+        directory=directory,
         server_ip=str(server_ip),
         public_host=public_host,
         turn_secret=turn_secret,
