@@ -9,8 +9,9 @@ Figures printed:
   * `dograh install` into a fresh directory (warm SHIV_ROOT): wall time and
     peak resident memory;
   * scripts/setup_remote.sh with DOGRAH_PYZ set: the same install through
-    the shim, which adds a copy of the zipapp and its probes; cold (a fresh
-    HOME, so shiv extracts again) and warm.
+    the shim, which adds two copies of the zipapp (one becomes the `dograh`
+    command) and its probes; cold (a fresh HOME, so shiv extracts again)
+    and warm.
 
 Each figure is the median of --runs runs (peak memory: the median and the
 maximum). Peak memory comes from os.wait4, which reports ru_maxrss of that
@@ -104,10 +105,12 @@ def bench_shim(pyz: Path, work: Path, runs: int, cold: bool) -> List[RunResult]:
     results = []
     for index in range(runs if cold else runs + 1):
         # HOME points into the work directory, so the shim's default root
-        # ($HOME/.shiv) stays there.
+        # ($HOME/.shiv) stays there. DOGRAH_BIN_DIR does the same for the
+        # `dograh` command, which root would otherwise get in /usr/local/bin.
         home = work / (f"shim-home-{index}" if cold else "shim-home")
         home.mkdir(exist_ok=True)
-        env = base_env(HOME=str(home), SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz), TMPDIR=str(work))
+        env = base_env(HOME=str(home), SERVER_IP=EXAMPLE_IP, DOGRAH_PYZ=str(pyz), TMPDIR=str(work),
+                       DOGRAH_BIN_DIR=str(work / "bin"))
         target = work / f"shim-{'cold' if cold else 'warm'}-{index}"
         results.append(run_measured(["bash", str(SHIM), "--dir", str(target)], env, work))
     # The first warm run extracted the libraries; it is not a warm figure.
