@@ -630,6 +630,19 @@ def test_unprivileged_user_installs_in_home(pyz, sandbox):
     assert os.listdir(sandbox.bin_dir) == []
 
 
+def test_unprivileged_user_unwritable_home_warns(pyz, sandbox):
+    env = nobody_setup(sandbox, pyz)
+    home = sandbox.var_tmp / "home"
+    home.mkdir(mode=0o755)
+    env["HOME"] = "/var/tmp/home"
+    result = run_as_nobody(sandbox, env)
+    assert_complete_install(sandbox.var_tmp / "install", result)
+    assert ("setup_remote.sh: warning: the dograh command was not installed: HOME is unset or not writable; "
+            "set DOGRAH_BIN_DIR" in result.stderr)
+    assert os.listdir(home) == []
+    assert os.listdir(sandbox.bin_dir) == []
+
+
 def test_unprivileged_user_skips_squatted_root(pyz, sandbox):
     """A directory someone else created under the expected name could hold planted code."""
     env = nobody_setup(sandbox, pyz)
