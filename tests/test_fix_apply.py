@@ -147,15 +147,15 @@ def test_fix_rejected_while_locked(drifted, capsys):
 def test_file_changed_after_planning_aborts(drifted, monkeypatch, capsys):
     from dograh_installer.doctor import fix as fix_module
 
-    real_validate = fix_module.validate_nginx_change
+    real_apply = fix_module.apply_plan
 
-    def edit_meanwhile(plan):
-        real_validate(plan)
+    def edit_meanwhile(plan, command):
         # Another editor saves nginx.conf between the diff and the write.
         with open(drifted / "nginx.conf", "a") as handle:
             handle.write("# saved by an editor\n")
+        return real_apply(plan, command)
 
-    monkeypatch.setattr(fix_module, "validate_nginx_change", edit_meanwhile)
+    monkeypatch.setattr(fix_module, "apply_plan", edit_meanwhile)
     env_before = (drifted / ".env").read_bytes()
 
     with pytest.raises(FixAbortedError, match="changed while the fix was being planned"):

@@ -26,7 +26,7 @@ def changed_lines(before: bytes, after: bytes):
     ("65", "65 is out of range"),
     ("abc", "'abc' is not a whole number"),
     ("4.0", "'4.0' is not a whole number"),
-    ("-1", "'-1' is not a whole number"),
+    ("-1", "-1 is out of range"),
     ("", "'' is not a whole number"),
     (" 4", "' 4' has leading or trailing whitespace"),
 ])

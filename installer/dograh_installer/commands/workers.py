@@ -19,6 +19,7 @@ def workers_command(count: str, *, directory: Path, yes: bool, restart: bool, in
     plan = plan_workers(directory, workers)
     return execute_plan(
         plan, yes=yes, restart=restart, interactive=interactive, as_json=False, command=f"workers {workers}",
+        all_or_nothing=True,
         empty_message=f"FASTAPI_WORKERS is already {workers} and the upstream lists ports "
                       f"8000-{8000 + workers - 1}: nothing to change.",
     )

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from dograh_installer.certs import CERT_NAME, KEY_NAME
+from dograh_installer.doctor.dograh_command import dograh_command
 from dograh_installer.doctor.install_files import InstallFiles
 from dograh_installer.doctor.nginx_query import tls_servers
 from dograh_installer.findings import ERROR, OK, SKIPPED, WARNING, Finding
@@ -53,7 +54,7 @@ def check_certs(files: InstallFiles, now: Optional[datetime.datetime] = None) ->
     if not os.access(key_path, os.R_OK):
         return findings + [Finding(
             "certs.parse", SKIPPED, f"certs/{KEY_NAME} is not readable by this user, so the certificate checks "
-            "did not run", "sudo dograh doctor", GROUP)]
+            "did not run", f"sudo {dograh_command(files.directory, 'doctor')}", GROUP)]
     try:
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     except ValueError:
@@ -141,4 +142,7 @@ def _check_san(certificate: x509.Certificate, host: str) -> Finding:
     return Finding(
         "certs.san", ERROR,
         f"the certificate's subjectAltName has no {kind} for PUBLIC_HOST={host}{detail}: browsers reject it",
-        f"put a certificate whose subjectAltName lists {host} in certs/local.crt", GROUP)
+        f"get a certificate for {host} from an ACME client such as certbot and point nginx.conf's "
+        "ssl_certificate and ssl_certificate_key at its certificate and key, or put a certificate whose "
+        f"subjectAltName lists {host} in certs/{CERT_NAME} with its own private key in certs/{KEY_NAME} "
+        "(nginx fails to start when the key does not match)", GROUP)

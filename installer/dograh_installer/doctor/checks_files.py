@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 import stat
 from typing import List
 
 from dograh_installer.certs import KEY_NAME
+from dograh_installer.doctor.dograh_command import dograh_command
 from dograh_installer.doctor.install_files import InstallFiles
 from dograh_installer.findings import ERROR, OK, Finding
 from dograh_installer.install import CERTS_DIR, ENV_NAME
@@ -34,7 +36,7 @@ def check_files(files: InstallFiles) -> List[Finding]:
             findings.append(Finding(
                 check_id, ERROR,
                 f"{relative} has mode {mode:04o}: other users on this machine can read the secrets in it",
-                f"dograh doctor --fix, or chmod 600 {path}", GROUP, data={"mode": f"{mode:04o}"}))
+                f"{dograh_command(files.directory, 'doctor', '--fix')}, or chmod 600 {shlex.quote(str(path))}", GROUP, data={"mode": f"{mode:04o}"}))
         else:
             findings.append(Finding(check_id, OK, f"{relative} has mode {mode:04o}", group=GROUP))
     return findings

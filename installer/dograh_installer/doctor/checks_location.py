@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
+from dograh_installer.doctor.dograh_command import dograh_command
 from dograh_installer.doctor.install_files import InstallFiles
 from dograh_installer.doctor.nginx_query import (
     API_PREFIX, ApiLocation, api_locations, fallback_location, map_default, map_for, parse_nginx_time, tls_servers,
@@ -52,8 +53,9 @@ def check_locations(files: InstallFiles) -> List[Finding]:
             return [_missing(config)]
         locations = [fallback]
     problems: Dict[str, List[Finding]] = {}
+    fix = dograh_command(files.directory, "doctor", "--fix")
     for api in locations:
-        for finding in _check_one(api, config):
+        for finding in _check_one(api, config, fix):
             problems.setdefault(finding.id, []).append(finding)
     findings = [Finding("location.api", OK, f"{len(locations)} location(s) serve {API_PREFIX}", group=GROUP)]
     for check_id, summary in OK_SUMMARIES.items():
@@ -88,7 +90,7 @@ def _missing(config: NginxConfig) -> Finding:
         "as in a fresh install's nginx.conf", GROUP)
 
 
-def _check_one(api: ApiLocation, config: NginxConfig) -> List[Finding]:
+def _check_one(api: ApiLocation, config: NginxConfig, fix: str) -> List[Finding]:
     findings: List[Finding] = []
     where = _where(api)
 
@@ -131,7 +133,7 @@ def _check_one(api: ApiLocation, config: NginxConfig) -> List[Finding]:
 
     findings.extend(_check_timeouts(api, config))
     findings.extend(_check_next_upstream(api, config))
-    findings.extend(_check_probe_header(api, config))
+    findings.extend(_check_probe_header(api, config, fix))
     return findings
 
 
@@ -175,7 +177,7 @@ def _check_next_upstream(api: ApiLocation, config: NginxConfig) -> List[Finding]
     return []
 
 
-def _check_probe_header(api: ApiLocation, config: NginxConfig) -> List[Finding]:
+def _check_probe_header(api: ApiLocation, config: NginxConfig, fix: str) -> List[Finding]:
     where = _where(api)
     directives = [
         item for item in api.lookup("add_header", config.directives)
@@ -186,7 +188,7 @@ def _check_probe_header(api: ApiLocation, config: NginxConfig) -> List[Finding]:
             "location.probe_header", WARNING,
             f"{where} does not add {PROBE_HEADER}: 'dograh doctor --live' cannot tell which worker served "
             "each connection",
-            "dograh doctor --fix (adds the probe-only header and its map)", GROUP)]
+            f"{fix} (adds the probe-only header and its map)", GROUP)]
     directive = directives[-1]
     value = directive.args[1]
     mapping = map_for(config, value)
@@ -197,7 +199,7 @@ def _check_probe_header(api: ApiLocation, config: NginxConfig) -> List[Finding]:
         return [Finding(
             "location.probe_header", ERROR,
             f"{where} sends {PROBE_HEADER} {value} to every client: it shows internal addresses",
-            "dograh doctor --fix (sends the header to probe requests only)", GROUP)]
+            f"{fix} (sends the header to probe requests only)", GROUP)]
     if "always" not in directive.args[2:]:
         # Without "always", nginx adds a header only to 200, 201, 204, 206, 301,
         # 302, 303, 304, 307 and 308 responses (nginx's add_header documentation).
@@ -205,6 +207,6 @@ def _check_probe_header(api: ApiLocation, config: NginxConfig) -> List[Finding]:
             "location.probe_header", WARNING,
             f"{where} adds {PROBE_HEADER} without 'always': WebSocket 101 responses lack it, so "
             "'dograh doctor --live' cannot attribute WebSocket connections to workers",
-            f"dograh doctor --fix, or add 'always' to the add_header {PROBE_HEADER} line (line {directive.line})",
+            f"{fix}, or add 'always' to the add_header {PROBE_HEADER} line (line {directive.line})",
             GROUP)]
     return []

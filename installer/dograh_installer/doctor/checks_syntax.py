@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import List
 
+from dograh_installer.doctor.dograh_command import dograh_command
 from dograh_installer.doctor.install_files import InstallFiles
 from dograh_installer.findings import ERROR, OK, SKIPPED, Finding
 from dograh_installer.nginx_conf import DEFAULT_CERT_DIR
@@ -18,7 +21,7 @@ GROUP = "nginx syntax"
 _OUTSIDE_CERT = re.compile(r"(\bssl_certificate(?:_key)?\s+)(?!" + re.escape(DEFAULT_CERT_DIR) + r"/)(\S+?)(;)")
 
 
-def _local_cert_text(text: str) -> str:
+def local_cert_text(text: str) -> str:
     def replace(match: "re.Match[str]") -> str:
         name = "local.key" if match.group(1).strip().endswith("_key") else "local.crt"
         return f"{match.group(1)}{DEFAULT_CERT_DIR}/{name}{match.group(3)}"
@@ -30,13 +33,29 @@ def _local_cert_text(text: str) -> str:
 _TEMP_COPY = re.compile(r"\S*/dograh-nginx-t-[^/\s]+/default\.conf")
 
 
-def _first_error(stderr: str) -> str:
+def run_nginx_t(text: str, certs_dir: Path, nginx: str) -> subprocess.CompletedProcess:
+    """Run ``nginx -t`` on the install's ``text`` with its own certificate pair.
+
+    check_config_text writes ``certs_dir`` into ssl_certificate unquoted, so a
+    directory whose path has a space or a ';' would make a valid config fail.
+    Such a directory is reached through a symlink with a plain path instead.
+    """
+    text = local_cert_text(text)
+    if re.fullmatch(r"[\w./-]+", str(certs_dir)):
+        return check_config_text(text, certs_dir, nginx=nginx)
+    with tempfile.TemporaryDirectory(prefix="dograh-certs-") as link_parent:
+        link = Path(link_parent) / "certs"
+        link.symlink_to(certs_dir.absolute(), target_is_directory=True)
+        return check_config_text(text, link, nginx=nginx)
+
+
+def first_error(stderr: str, name: str = "nginx.conf") -> str:
     for line in stderr.splitlines():
         if "[emerg]" in line or "[crit]" in line or "[alert]" in line:
             message = line.split("]", 1)[-1].strip()
             message = re.sub(r"^\d+#\d+: ", "", message)
             # Point at the install's file, not at the temporary copy nginx read.
-            return _TEMP_COPY.sub("nginx.conf", message)
+            return _TEMP_COPY.sub(name, message)
     lines = stderr.strip().splitlines()
     return lines[-1] if lines else "nginx -t failed without a message"
 
@@ -55,12 +74,16 @@ def check_syntax(files: InstallFiles, enabled: bool = True) -> List[Finding]:
         return [Finding("nginx.syntax", SKIPPED, "nginx is not installed on this machine, so nginx -t was not run",
                         group=GROUP)]
     try:
-        result = check_config_text(_local_cert_text(files.nginx_text), files.certs_dir, nginx=nginx)
+        result = run_nginx_t(files.nginx_text, files.certs_dir, nginx)
     except subprocess.TimeoutExpired:
         return [Finding("nginx.syntax", SKIPPED, "nginx -t timed out", group=GROUP)]
     if result.returncode == 0:
         return [Finding("nginx.syntax", OK, "nginx -t accepts nginx.conf", group=GROUP)]
-    message = _first_error(result.stderr)
+    message = first_error(result.stderr)
     return [Finding(
         "nginx.syntax", ERROR, f"nginx -t rejects nginx.conf: {message}",
-        "correct nginx.conf as the message says, then run dograh doctor again", GROUP)]
+        # nginx reports a missing ';' at the line where the next directive
+        # begins, so the line before it is worth a look too.
+        "correct nginx.conf at that line or the one before it (a missing ';' shows up on the next line), "
+        f"or restore it from its newest nginx.conf.bak.* backup, then run "
+        f"{dograh_command(files.directory, 'doctor')} again", GROUP)]

@@ -37,7 +37,11 @@ from dograh_installer.nginx_conf import (
 # Parameters copied from an existing server line to the lines added next
 # to it. Flags such as ``down`` or ``backup`` are not copied: a new worker
 # marked down would get no traffic.
-COPIED_PARAMETERS = ("max_fails", "fail_timeout", "max_conns", "weight", "slow_start")
+COPIED_PARAMETERS = ("max_fails", "fail_timeout", "max_conns", "slow_start")
+# What keeps a worker out of least_conn's even spread; the fix removes these
+# from kept server lines (the doctor reports them as upstream.down,
+# upstream.backup and upstream.weight).
+UNEVEN_FLAGS = ("down", "backup")
 PROBE_HEADER = "X-Dograh-Upstream"
 PROBE_VARIABLE = "$dograh_probe_upstream"
 PROBE_MAP = [
@@ -108,6 +112,29 @@ def _style_from(reference: Optional[UpstreamServer]) -> List[str]:
     return [f"{key}={value}" for key, value in reference.parameters.items() if key in COPIED_PARAMETERS]
 
 
+def _even_server_line(server: UpstreamServer, lines: List[str]) -> Optional[Tuple[str, str]]:
+    """Return ``server``'s line without down, backup and weight, and a note; None when it has none of them.
+
+    The other parameters and a comment after the ``;`` stay. A server
+    directive spread over several lines becomes one line.
+    """
+    dropped = [flag for flag in server.flags if flag in UNEVEN_FLAGS]
+    weight = server.parameters.get("weight")
+    if weight is not None:
+        dropped.append(f"weight={weight}")
+    if not dropped:
+        return None
+    words = ["server", server.address]
+    words += [f"{key}={value}" for key, value in server.parameters.items() if key != "weight"]
+    words += [flag for flag in server.flags if flag not in UNEVEN_FLAGS]
+    first = lines[server.line - 1]
+    last = lines[server.end_line - 1]
+    tail = last[last.index(";") + 1:] if server.line == server.end_line and ";" in last else line_ending(last)
+    note = (f"nginx.conf: removed {', '.join(repr(word) for word in dropped)} from 'server {server.address}' "
+            f"(line {server.line}), so least_conn spreads connections evenly over it")
+    return indentation(first) + " ".join(words) + ";" + tail, note
+
+
 def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineEdit], List[str]]:
     """Plan the line edits that make the upstream list ``api:8000``..``api:8000+workers-1``.
 
@@ -144,6 +171,11 @@ def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineE
 
     edits = [LineEdit(server.line, server.end_line, []) for server in removed]
     notes = [f"nginx.conf: removed 'server {server.address}' (line {server.line})" for server in removed]
+    for server in kept:
+        rewrite = _even_server_line(server, lines)
+        if rewrite is not None:
+            edits.append(LineEdit(server.line, server.end_line, [rewrite[0]]))
+            notes.append(rewrite[1])
     if not missing:
         return edits, notes
 

@@ -8,24 +8,32 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import click
 
 from dograh_installer import docker_compose
-from dograh_installer.doctor.fix_apply import apply_plan, validate_nginx_change
+from dograh_installer.doctor.dograh_command import dograh_command
+from dograh_installer.doctor.fix_apply import FixAbortedError, NginxCheck, apply_plan, check_planned_nginx
 from dograh_installer.doctor.fix_diff import render_diff
-from dograh_installer.doctor.fix_plan import FixPlan, plan_fix
+from dograh_installer.doctor.fix_plan import FixPlan, plan_fix, plan_recreate
 from dograh_installer.errors import EXIT_PROBLEMS
-from dograh_installer.install import TURN_NAME
+from dograh_installer.install import NGINX_NAME, TURN_NAME
 
 FIX_SCHEMA = "dograh.fix/1"
-RECREATE_ARGS = ("up", "-d", "--force-recreate", "api", "nginx")
+RECREATE_ARGS = ("up", "-d", "--force-recreate")
 
 
-def recreate_command(directory: Path) -> str:
-    argv = docker_compose.compose_argv(*RECREATE_ARGS)
-    return f"cd {shlex.quote(str(directory))} && {docker_compose.shell_command(argv)}"
+def recreate_argv(services: List[str]) -> List[str]:
+    return docker_compose.compose_argv(*RECREATE_ARGS, *services)
+
+
+def recreate_command(directory: Path, services: List[str]) -> str:
+    return f"cd {shlex.quote(str(directory))} && {docker_compose.shell_command(recreate_argv(services))}"
+
+
+def _services_text(services: List[str]) -> str:
+    return " and ".join([", ".join(services[:-1]), services[-1]]) if len(services) > 1 else services[0]
 
 
 def _emit(lines: List[str], as_json: bool) -> None:
@@ -46,24 +54,36 @@ def _describe(plan: FixPlan) -> List[str]:
     return lines
 
 
-def _restart(plan: FixPlan, restart: bool, as_json: bool) -> Dict[str, Any]:
-    """Recreate api and nginx when the plan needs it; return what happened, for output and JSON."""
-    command = recreate_command(plan.directory)
+def _restart(plan: FixPlan, restart: bool, as_json: bool, nginx: Optional[NginxCheck]) -> Dict[str, Any]:
+    """Recreate the plan's services when it needs it; return what happened, for output and JSON.
+
+    nginx is never recreated onto an nginx.conf that ``nginx -t`` rejects:
+    it would not start, and the site would go down with it.
+    """
     if not plan.restart_needed:
         return {"needed": False}
+    services = plan.recreate
+    names = _services_text(services)
+    command = recreate_command(plan.directory, services)
+    result: Dict[str, Any] = {"needed": True, "services": services, "command": command}
+    if nginx is not None and nginx.rejected:
+        _emit(["", f"Not recreating {names}: nginx -t rejects nginx.conf ({nginx.error}), so nginx would "
+                   f"not start. Correct nginx.conf, check it with "
+                   f"'{dograh_command(plan.directory, 'doctor')}', then run:\n  {command}"], as_json)
+        return {**result, "ran": False, "reason": "nginx -t rejects nginx.conf", "nginx_rejected": True}
     if not restart:
-        _emit(["", f"Not recreating api and nginx (--no-restart). To apply the change, run:\n  {command}"], as_json)
-        return {"needed": True, "ran": False, "reason": "--no-restart", "command": command}
+        _emit(["", f"Not recreating {names} (--no-restart). To apply the change, run:\n  {command}"], as_json)
+        return {**result, "ran": False, "reason": "--no-restart"}
     reason = docker_compose.engine_unavailable_reason()
     if reason is not None:
-        _emit(["", f"Cannot recreate api and nginx: {reason}. To apply the change, run:\n  {command}"], as_json)
-        return {"needed": True, "ran": False, "reason": reason, "command": command}
-    argv = docker_compose.compose_argv(*RECREATE_ARGS)
-    _emit(["", f"Recreating api and nginx: {docker_compose.shell_command(argv)}"], as_json)
+        _emit(["", f"Cannot recreate {names}: {reason}. To apply the change, run:\n  {command}"], as_json)
+        return {**result, "ran": False, "reason": reason}
+    argv = recreate_argv(services)
+    _emit(["", f"Recreating {names}: {docker_compose.shell_command(argv)}"], as_json)
     code = docker_compose.run_streaming(plan.directory, argv)
     if code != 0:
         _emit([f"docker compose exited with {code}; the files are written, retry with\n  {command}"], as_json)
-    return {"needed": True, "ran": True, "exit_code": code, "command": command}
+    return {**result, "ran": True, "exit_code": code}
 
 
 def _check_again(directory: Path, as_json: bool) -> Dict[str, Any]:
@@ -79,29 +99,65 @@ def _check_again(directory: Path, as_json: bool) -> Dict[str, Any]:
     return {"exit_code": exit_code(findings), "report": json.loads(render_json(findings))}
 
 
+def _refuse_rejected_nginx(plan: FixPlan, all_or_nothing: bool) -> Tuple[Optional[NginxCheck], List[str]]:
+    """Drop a planned nginx.conf that ``nginx -t`` rejects; return the final check and what was refused.
+
+    With ``all_or_nothing`` (``dograh workers``, whose .env and nginx.conf
+    edits only make sense together) the whole plan is refused instead.
+    """
+    check = check_planned_nginx(plan)
+    change = plan.change_for(NGINX_NAME)
+    if check is None or not check.rejected or change is None or not change.content_changed:
+        return check, []
+    if all_or_nothing:
+        raise FixAbortedError(
+            f"nginx -t rejects the new nginx.conf: {check.error}. Nothing was changed; correct nginx.conf "
+            f"(see '{dograh_command(plan.directory, 'doctor')}') and run the command again")
+    plan.changes.remove(change)
+    refused = [f"nginx.conf was not changed: nginx -t rejects the new nginx.conf: {check.error}. Correct "
+               "nginx.conf at that line (or restore its newest nginx.conf.bak.* backup), then run "
+               f"'{dograh_command(plan.directory, 'doctor', '--fix')}' again"]
+    plan_recreate(plan)
+    return check_planned_nginx(plan), refused
+
+
 def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, as_json: bool,
-                 command: str, empty_message: str) -> int:
-    """Show ``plan``, confirm it, apply it, recreate the containers and check again; return the exit code."""
+                 command: str, empty_message: str, all_or_nothing: bool = False) -> int:
+    """Show ``plan``, confirm it, apply it, recreate the containers and check again; return the exit code.
+
+    ``command`` is the subcommand and its arguments without ``--dir``, for
+    the messages that suggest running it again.
+    """
+    subcommand, *arguments = command.split()
+    pasteable = dograh_command(plan.directory, subcommand, *arguments)
+    nginx, refused = _refuse_rejected_nginx(plan, all_or_nothing)
     document: Dict[str, Any] = {
         "schema": FIX_SCHEMA,
         "changes": [{"file": change.name, "diff": render_diff(change), "notes": change.notes}
                     for change in plan.changes],
-        "not_fixed": plan.skipped,
+        "not_fixed": refused + plan.skipped,
         "applied": False,
     }
+    plan.skipped[:0] = refused
     if not plan.changes:
-        _emit([empty_message] + _describe(plan), as_json)
+        # One message: "nothing to fix" would contradict the list of what
+        # still needs a fix by hand.
+        lead = empty_message if not plan.skipped else "Nothing was changed."
+        _emit([lead] + _describe(plan), as_json)
         checked = _check_again(plan.directory, as_json)
         document.update(checked)
         if as_json:
             click.echo(json.dumps(document, indent=2))
-        return checked["exit_code"]
+        return EXIT_PROBLEMS if refused else checked["exit_code"]
 
     _emit(_describe(plan), as_json)
+    if plan.change_for(NGINX_NAME) is not None and nginx is not None and not nginx.checked:
+        _emit(["", f"The syntax of the new nginx.conf was not checked: {nginx.reason}."], as_json)
+        document["nginx_syntax"] = {"checked": False, "reason": nginx.reason}
     if not yes:
         if not interactive or as_json:
             _emit(["", f"Nothing was changed: without --yes, changes are applied only after a "
-                       f"confirmation at a terminal. Run 'dograh {command} --yes' to apply them."], as_json)
+                       f"confirmation at a terminal. Run '{pasteable} --yes' to apply them."], as_json)
             if as_json:
                 click.echo(json.dumps(document, indent=2))
             return EXIT_PROBLEMS
@@ -109,14 +165,13 @@ def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, 
             click.echo("Nothing was changed.")
             return EXIT_PROBLEMS
 
-    validate_nginx_change(plan)
-    result = apply_plan(plan, command)
+    result = apply_plan(plan, pasteable[len("dograh "):])
     document["applied"] = True
     document["backups"] = [backup.name for backup in result.backups]
     written = [f"Wrote {change.name}" if change.content_changed else f"Set mode {change.new_mode:04o} on {change.name}"
                for change in plan.changes]
     _emit([""] + [f"Backed up {backup.name}" for backup in result.backups] + written, as_json)
-    document["restart"] = _restart(plan, restart, as_json)
+    document["restart"] = _restart(plan, restart, as_json, nginx)
     turn_change = plan.change_for(TURN_NAME)
     if turn_change is not None and turn_change.content_changed:
         # Only api and nginx are recreated after a fix, so the coturn
@@ -131,7 +186,7 @@ def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, 
     document.update(checked)
     if as_json:
         click.echo(json.dumps(document, indent=2))
-    if document["restart"].get("exit_code"):
+    if document["restart"].get("exit_code") or document["restart"].get("nginx_rejected") or refused:
         return EXIT_PROBLEMS
     return checked["exit_code"]
 

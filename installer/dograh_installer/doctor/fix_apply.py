@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 from dograh_installer import fileops
+from dograh_installer.doctor.checks_syntax import first_error, run_nginx_t
 from dograh_installer.doctor.fix_plan import FileChange, FixPlan
 from dograh_installer.errors import DograhError
 from dograh_installer.install import CERTS_DIR, NGINX_NAME
-from dograh_installer.nginx_runtime import check_config_text, find_nginx
+from dograh_installer.nginx_runtime import find_nginx
 
 log = logging.getLogger(__name__)
 
@@ -34,30 +36,47 @@ class ApplyResult:
     backups: List[Path] = field(default_factory=list)
 
 
-def _nginx_accepts(text: str, cert_dir: Path, nginx: str) -> Optional[str]:
-    """Return nginx -t's complaint about ``text``, or None when it passes."""
-    result = check_config_text(text, cert_dir, nginx)
+@dataclass
+class NginxCheck:
+    """``nginx -t`` on the nginx.conf a plan leaves behind."""
+
+    checked: bool  # False when nginx is not installed here, or nginx -t timed out
+    error: Optional[str] = None  # nginx's first error, naming the file and line; None when it passed
+    reason: str = ""  # why it was not checked
+
+    @property
+    def rejected(self) -> bool:
+        return self.error is not None
+
+
+def nginx_check(text: str, directory: Path, name: str = "nginx.conf") -> NginxCheck:
+    """Run ``nginx -t`` on ``text`` as the doctor's syntax check does, certificate paths included."""
+    nginx = find_nginx()
+    if nginx is None:
+        return NginxCheck(False, reason="nginx is not installed on this machine")
+    try:
+        result = run_nginx_t(text, directory / CERTS_DIR, nginx)
+    except subprocess.TimeoutExpired:
+        return NginxCheck(False, reason="nginx -t timed out")
     if result.returncode == 0:
-        return None
-    return (result.stderr.strip().splitlines() or ["nginx -t failed"])[-1]
+        return NginxCheck(True)
+    return NginxCheck(True, error=first_error(result.stderr, name))
 
 
-def validate_nginx_change(plan: FixPlan) -> None:
-    """Reject an nginx.conf change that breaks a config nginx -t accepted before.
+def check_planned_nginx(plan: FixPlan) -> Optional[NginxCheck]:
+    """Check the nginx.conf that applying ``plan`` leaves; None when the install has no nginx.conf.
 
-    A config that already failed (for instance certificate paths that exist
-    only on the server) is not held against the change.
+    The planned change is checked when there is one, else the file as it is,
+    because recreating nginx on a config it rejects takes the site down
+    whichever edit broke it.
     """
     change = plan.change_for(NGINX_NAME)
-    nginx = find_nginx()
-    if change is None or not change.content_changed or nginx is None:
-        return
-    cert_dir = plan.directory / CERTS_DIR
-    if _nginx_accepts(change.old.decode("utf-8"), cert_dir, nginx) is not None:
-        return
-    complaint = _nginx_accepts(change.new.decode("utf-8"), cert_dir, nginx)
-    if complaint is not None:
-        raise FixAbortedError(f"the planned nginx.conf fails 'nginx -t' ({complaint}); nothing was changed")
+    if change is not None and change.content_changed:
+        return nginx_check(change.new.decode("utf-8"), plan.directory, "the new nginx.conf")
+    path = plan.directory / NGINX_NAME
+    if not path.is_file():
+        return None
+    return nginx_check(path.read_bytes().decode("utf-8", errors="replace"), plan.directory)
 
 
 def _back_up(change: FileChange, timestamp: str) -> Path:

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 
 from dograh_installer.certs import KEY_NAME
 from dograh_installer.doctor import edit_env
+from dograh_installer.doctor.dograh_command import dograh_command
 from dograh_installer.doctor.edit_nginx import (
     add_probe_header,
     add_upstream_settings,
@@ -20,8 +21,9 @@ from dograh_installer.doctor.edit_nginx import (
 )
 from dograh_installer.doctor.edit_text import EditError
 from dograh_installer.doctor.edit_turn import plan_turn_edits
+from dograh_installer.doctor.fix_services import services_to_recreate, touched_keys
 from dograh_installer.errors import DograhError, InputError, UsageError
-from dograh_installer.inputs import parse_server_ip, parse_workers
+from dograh_installer.inputs import MAX_WORKERS, parse_server_ip, parse_workers
 from dograh_installer.install import CERTS_DIR, ENV_NAME, NGINX_NAME, TURN_NAME
 from dograh_installer.nginx_conf import NginxParseError, parse_nginx_text
 
@@ -54,8 +56,13 @@ class FixPlan:
     changes: List[FileChange] = field(default_factory=list)
     # What cannot be fixed by machine, each with the manual fix.
     skipped: List[str] = field(default_factory=list)
-    # nginx.conf or FASTAPI_WORKERS changed: api and nginx must be recreated.
-    restart_needed: bool = False
+    # Compose services to recreate so the running stack uses the new files
+    # (``fix_services.services_to_recreate``); empty when nothing they read changed.
+    recreate: List[str] = field(default_factory=list)
+
+    @property
+    def restart_needed(self) -> bool:
+        return bool(self.recreate)
 
     def add(self, change: Optional[FileChange]) -> None:
         if change is not None and (change.content_changed or change.mode_changed):
@@ -98,19 +105,20 @@ def require_install(directory: Path) -> Path:
     return env_path
 
 
-def nginx_worker_count(nginx_text: str) -> int:
+def nginx_worker_count(directory: Path, nginx_text: str) -> int:
     """Return the worker count that nginx.conf's upstream implies, for ``--from-nginx``."""
     try:
         upstream = parse_nginx_text(nginx_text).upstream()
     except NginxParseError as exc:
         raise EditError(f"nginx.conf cannot be parsed ({exc}); fix it before adopting its worker count") from None
+    workers = dograh_command(directory, "workers", "N")
     if upstream is None:
         raise EditError("nginx.conf has no 'upstream dograh_api' block, so it has no worker count to adopt; "
-                        "run 'dograh workers N' instead")
+                        f"run '{workers}' instead")
     count = adoptable_worker_count(upstream)
     if count == 0:
         raise EditError("nginx.conf's upstream lists no server on ports 8000-8063, so it has no worker count "
-                        "to adopt; run 'dograh workers N' instead")
+                        f"to adopt; run '{workers}' instead")
     return count
 
 
@@ -154,6 +162,31 @@ def _turn_inputs(plan: FixPlan, values: Dict[str, str]) -> Dict[str, Optional[st
     return {"turn_secret": secret, "server_ip": server_ip}
 
 
+def _set_workers_note(new: str, old: Optional[str]) -> str:
+    was = "it was not set" if old is None else f"was {old}"
+    return f"set {WORKERS_KEY} to {new} ({was})"
+
+
+def _env_workers(plan: FixPlan, value: Optional[str]) -> Optional[int]:
+    """Return the worker count .env sets, or None after recording why the upstream is left alone."""
+    workers_n = dograh_command(plan.directory, "workers", "N")
+    if value is None:
+        plan.skipped.append(f".env has no {WORKERS_KEY} line, so the upstream is left as it is; "
+                            f"set the count with '{workers_n}'")
+        return None
+    try:
+        return parse_workers(value, WORKERS_KEY)
+    except InputError as exc:
+        if value.strip().isdigit() and int(value) > MAX_WORKERS:
+            plan.skipped.append(
+                f".env: {WORKERS_KEY}={value} is above {MAX_WORKERS}, the most dograh supports, so the upstream "
+                f"is left as it is; run '{dograh_command(plan.directory, 'workers', str(MAX_WORKERS))}', or "
+                f"'{dograh_command(plan.directory, 'doctor', '--fix', '--from-nginx')}' to adopt nginx.conf's count")
+        else:
+            plan.skipped.append(f".env: {exc}; the upstream is left as it is. Set the count with '{workers_n}'")
+        return None
+
+
 def _plan_key_mode(plan: FixPlan) -> None:
     key = plan.directory / CERTS_DIR / KEY_NAME
     if key.is_file() and _mode(key) & 0o077:
@@ -178,24 +211,23 @@ def plan_fix(directory: Path, from_nginx: bool) -> FixPlan:
     if from_nginx:
         if nginx_text is None:
             raise UsageError(f"{nginx_path} not found; --from-nginx needs it")
-        workers = nginx_worker_count(nginx_text)
+        workers = nginx_worker_count(directory, nginx_text)
         env_values[WORKERS_KEY] = str(workers)
 
     env_edit = edit_env.normalise_env(env_text, env_values)
     plan.skipped += env_edit.skipped
     env_mode = PRIVATE_MODE
     notes = list(env_edit.notes)
+    old_workers = edit_env.effective_values(env_text)[0].get(WORKERS_KEY)
+    if from_nginx and old_workers != env_values[WORKERS_KEY]:
+        notes.append(f".env: {_set_workers_note(env_values[WORKERS_KEY], old_workers)}")
     if _mode(env_path) != PRIVATE_MODE:
         notes.append(f".env: set mode 0600 (was {_mode(env_path):04o}); it contains every secret")
     plan.add(_change(directory, ENV_NAME, env_edit.text, env_mode, notes))
 
     values, _ = edit_env.effective_values(env_edit.text)
-    old_values, _ = edit_env.effective_values(env_text)
     if workers is None:
-        try:
-            workers = parse_workers(values.get(WORKERS_KEY, ""), WORKERS_KEY)
-        except InputError as exc:
-            plan.skipped.append(f".env: {exc}; the upstream is left as it is. Set the count with 'dograh workers N'")
+        workers = _env_workers(plan, values.get(WORKERS_KEY))
 
     if nginx_text is not None:
         _plan_nginx(plan, nginx_text, workers)
@@ -210,11 +242,19 @@ def plan_fix(directory: Path, from_nginx: bool) -> FixPlan:
         plan.skipped.append(f"{TURN_NAME} is missing; restore it from a fresh install's turnserver.conf")
 
     _plan_key_mode(plan)
-    nginx_change = plan.change_for(NGINX_NAME)
-    plan.restart_needed = bool(nginx_change and nginx_change.content_changed) or (
-        values.get(WORKERS_KEY) != old_values.get(WORKERS_KEY)
-    )
+    plan_recreate(plan)
     return plan
+
+
+def plan_recreate(plan: FixPlan) -> None:
+    """Set the services a plan's .env and nginx.conf changes require recreating."""
+    env_change = plan.change_for(ENV_NAME)
+    nginx_change = plan.change_for(NGINX_NAME)
+    keys = set()
+    if env_change is not None and env_change.content_changed:
+        keys = touched_keys(env_change.old.decode("utf-8"), env_change.new.decode("utf-8"))
+    plan.recreate = services_to_recreate(plan.directory, keys,
+                                         nginx_change is not None and nginx_change.content_changed)
 
 
 def plan_workers(directory: Path, workers: int) -> FixPlan:
@@ -226,15 +266,18 @@ def plan_workers(directory: Path, workers: int) -> FixPlan:
     plan = FixPlan(directory)
     env_text = read_text(env_path)
     old_value = edit_env.effective_values(env_text)[0].get(WORKERS_KEY)
-    env_notes = [] if old_value == str(workers) else [f".env: set {WORKERS_KEY} to {workers} (was {old_value})"]
+    env_notes = [] if old_value == str(workers) else [f".env: {_set_workers_note(str(workers), old_value)}"]
     new_env = env_text if old_value == str(workers) else edit_env.set_value(env_text, WORKERS_KEY, str(workers))
     plan.add(_change(directory, ENV_NAME, new_env, PRIVATE_MODE, env_notes))
 
     try:
         nginx_text, notes = set_upstream_workers(read_text(nginx_path), workers)
     except NginxParseError as exc:
-        raise DograhError(f"nginx.conf cannot be parsed ({exc}); fix it first, 'dograh doctor' shows where") from None
+        raise DograhError(f"nginx.conf cannot be parsed ({exc}); fix it first, "
+                          f"'{dograh_command(directory, 'doctor')}' shows where") from None
     plan.add(_change(directory, NGINX_NAME, nginx_text, notes=notes))
-    plan.restart_needed = bool(plan.changes)
+    # The api may still run a count from before a hand edit of .env, so a
+    # worker change recreates both, whichever file changed.
+    plan.recreate = ["api", "nginx"] if plan.changes else []
     return plan
 
