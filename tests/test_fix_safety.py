@@ -274,3 +274,16 @@ def test_missing_semicolon_points_to_backups(install):
 
     assert found[0].status == "error"
     assert "nginx.conf.bak." in found[0].fix
+
+
+def test_live_fix_commands_get_dir(tmp_path):
+    from dograh_installer.commands.doctor import _with_directory
+    from dograh_installer.findings import Finding
+
+    directory = tmp_path / "a b"
+    finding = Finding("live.fanout.idle_worker", "error", "idle", "dograh workers N, or dograh doctor --fix")
+
+    fix_text = _with_directory(finding, directory).fix
+
+    quoted = shlex.quote(str(directory))
+    assert fix_text == f"dograh workers --dir {quoted} N, or dograh doctor --dir {quoted} --fix"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, List, Optional
@@ -10,6 +12,7 @@ from typing import Any, List, Optional
 import click
 
 from dograh_installer.doctor.checks import run_checks
+from dograh_installer.doctor.dograh_command import dograh_command
 from dograh_installer.doctor.report import exit_code, render_json, render_text
 from dograh_installer.errors import DograhError
 from dograh_installer.findings import Finding
@@ -30,6 +33,16 @@ def use_color() -> bool:
     return not os.environ.get("NO_COLOR") and sys.stdout.isatty()
 
 
+# The live checks name commands without the install directory.
+_LIVE_COMMAND = re.compile(r"\bdograh (doctor|workers)\b")
+
+
+def _with_directory(finding: Finding, directory: Path) -> Finding:
+    """Return ``finding`` with ``--dir`` in each dograh command its fix names, unless it is ./dograh."""
+    fix = _LIVE_COMMAND.sub(lambda match: dograh_command(directory, match.group(1)), finding.fix)
+    return dataclasses.replace(finding, fix=fix)
+
+
 def _live_findings(directory: Path, live: Any) -> List[Finding]:
     try:
         from dograh_installer.live import run_live_checks
@@ -38,7 +51,7 @@ def _live_findings(directory: Path, live: Any) -> List[Finding]:
             raise
         raise DograhError("--live is not available in this build of dograh; run dograh doctor without --live") \
             from None
-    return list(run_live_checks(directory, live))
+    return [_with_directory(finding, directory) for finding in run_live_checks(directory, live)]
 
 
 def doctor_command(

@@ -195,5 +195,5 @@ def run_fix(directory: Path, *, from_nginx: bool, yes: bool, restart: bool, inte
             as_json: bool) -> int:
     plan = plan_fix(directory, from_nginx)
     return execute_plan(plan, yes=yes, restart=restart, interactive=interactive, as_json=as_json,
-                        command="doctor --fix", empty_message="Nothing to fix: every fixable file is as it should be.")
+                        command="doctor --fix --from-nginx" if from_nginx else "doctor --fix", empty_message="Nothing to fix: every fixable file is as it should be.")
 

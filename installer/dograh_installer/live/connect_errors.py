@@ -5,6 +5,14 @@ from __future__ import annotations
 import ssl
 from typing import Optional
 
+# What OpenSSL reports when the server answers a TLS ClientHello with
+# plain HTTP: "wrong version number" up to OpenSSL 3.1, "record layer
+# failure" from 3.2, "packet length too long" for some responses.
+_NOT_TLS_REASONS = ("wrong version number", "wrong_version_number", "record layer failure",
+                    "record_layer_failure", "packet length too long")
+NOT_TLS_FIX = ("this port does not speak TLS (a plain-HTTP server answered the TLS handshake): pass "
+               "nginx's HTTPS port to --url, such as https://HOST:443")
+
 # Codes from OpenSSL's X509_V_ERR_* list.
 _HOSTNAME_MISMATCH = 62
 _IP_ADDRESS_MISMATCH = 64
@@ -27,3 +35,9 @@ def describe_certificate_error(error: ssl.SSLCertVerificationError, tls_name: st
         return f"the certificate nginx serves is not valid for PUBLIC_HOST {tls_name} ({error.verify_message})"
     return (f"the certificate nginx serves is not the install's {cert_file} "
             f"({error.verify_message or error.reason})")
+
+
+def is_not_tls(error: str) -> bool:
+    """Return True when a connection error's text shows that the server did not answer with TLS."""
+    lowered = error.lower()
+    return any(reason in lowered for reason in _NOT_TLS_REASONS)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from dograh_installer.findings import ERROR, INFO, OK, WARNING, Finding
+from dograh_installer.live.connect_errors import NOT_TLS_FIX, is_not_tls
 from dograh_installer.live.fanout_probe import Handshake
 from dograh_installer.nginx_conf import UpstreamServer, split_address
 
@@ -194,7 +195,8 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
         findings.append(Finding(
             id="live.fanout.handshake_error", status=ERROR, group=GROUP, data={"errors": len(errors)},
             message=f"{len(errors)} of {len(results)} WebSocket handshakes failed: {errors[0].error}",
-            fix="check that nginx is running and accepts this many connections (worker_connections)",
+            fix=NOT_TLS_FIX if is_not_tls(errors[0].error) else
+            "check that nginx is running and accepts this many connections (worker_connections)",
         ))
     return findings
 

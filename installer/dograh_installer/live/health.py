@@ -7,7 +7,7 @@ import time
 import httpx
 
 from dograh_installer.findings import ERROR, OK, Finding
-from dograh_installer.live.connect_errors import certificate_error, describe_certificate_error
+from dograh_installer.live.connect_errors import NOT_TLS_FIX, certificate_error, describe_certificate_error, is_not_tls
 from dograh_installer.live.target import Target
 
 HEALTH_PATH = "/api/v1/health"
@@ -39,7 +39,8 @@ async def check_health(target: Target, timeout: float) -> Finding:
         return Finding(
             id="live.health", status=ERROR, group=GROUP,
             message=f"GET {shown_url} failed: {type(exc).__name__}: {exc or 'no detail'}",
-            fix="check 'docker compose --profile remote ps' and the nginx and api logs",
+            fix=NOT_TLS_FIX if is_not_tls(str(exc)) else
+            "check 'docker compose --profile remote ps' and the nginx and api logs",
         )
     latency_ms = round((time.monotonic() - started) * 1000, 1)
     upstream = response.headers.get("x-dograh-upstream", "")
