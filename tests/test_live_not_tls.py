@@ -34,7 +34,7 @@ def test_plain_http_port_is_not_tls(plain_http_port):
     assert is_not_tls(tls_error_from(plain_http_port))
 
 
-def test_certificate_error_is_not_not_tls():
+def test_certificate_error_is_tls():
     assert not is_not_tls("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
 
 

@@ -38,9 +38,9 @@ from dograh_installer.nginx_conf import (
 # to it. Flags such as ``down`` or ``backup`` are not copied: a new worker
 # marked down would get no traffic.
 COPIED_PARAMETERS = ("max_fails", "fail_timeout", "max_conns", "slow_start")
-# What keeps a worker out of least_conn's even spread; the fix removes these
-# from kept server lines (the doctor reports them as upstream.down,
-# upstream.backup and upstream.weight).
+# Flags that keep a worker out of least_conn's even spread, as does a weight.
+# The fix removes them from kept server lines. The doctor reports them as
+# upstream.down, upstream.backup and upstream.weight.
 UNEVEN_FLAGS = ("down", "backup")
 PROBE_HEADER = "X-Dograh-Upstream"
 PROBE_VARIABLE = "$dograh_probe_upstream"

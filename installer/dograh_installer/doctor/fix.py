@@ -14,7 +14,13 @@ import click
 
 from dograh_installer import docker_compose
 from dograh_installer.doctor.dograh_command import dograh_command
-from dograh_installer.doctor.fix_apply import FixAbortedError, NginxCheck, apply_plan, check_planned_nginx
+from dograh_installer.doctor.fix_apply import (
+    FixAbortedError,
+    NginxCheck,
+    apply_plan,
+    check_planned_nginx,
+    nginx_check,
+)
 from dograh_installer.doctor.fix_diff import render_diff
 from dograh_installer.doctor.fix_plan import FixPlan, plan_fix, plan_recreate
 from dograh_installer.errors import EXIT_PROBLEMS
@@ -109,16 +115,22 @@ def _refuse_rejected_nginx(plan: FixPlan, all_or_nothing: bool) -> Tuple[Optiona
     change = plan.change_for(NGINX_NAME)
     if check is None or not check.rejected or change is None or not change.content_changed:
         return check, []
+    current = nginx_check(change.old.decode("utf-8", errors="replace"), plan.directory)
+    if current.rejected:
+        # Name the line of the file the person edits, not of the planned text.
+        problem = (f"nginx -t already rejects nginx.conf as it is ({current.error}), so the new one would not "
+                   "load either")
+    else:
+        problem = f"nginx -t rejects the new nginx.conf ({check.error})"
+    advice = ("correct nginx.conf at that line or the one before it (nginx reports a missing ';' on the next "
+              "line), or restore its newest nginx.conf.bak.* backup")
     if all_or_nothing:
-        raise FixAbortedError(
-            f"nginx -t rejects the new nginx.conf: {check.error}. Nothing was changed; correct nginx.conf "
-            f"(see '{dograh_command(plan.directory, 'doctor')}') and run the command again")
+        raise FixAbortedError(f"{problem}. Nothing was changed: {advice}, then run the command again")
     plan.changes.remove(change)
-    refused = [f"nginx.conf was not changed: nginx -t rejects the new nginx.conf: {check.error}. Correct "
-               "nginx.conf at that line (or restore its newest nginx.conf.bak.* backup), then run "
-               f"'{dograh_command(plan.directory, 'doctor', '--fix')}' again"]
     plan_recreate(plan)
-    return check_planned_nginx(plan), refused
+    refused = [f"nginx.conf was not changed: {problem}. To fix: {advice}, then run "
+               f"'{dograh_command(plan.directory, 'doctor', '--fix')}' again"]
+    return current, refused
 
 
 def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, as_json: bool,
@@ -174,8 +186,9 @@ def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, 
     document["restart"] = _restart(plan, restart, as_json, nginx)
     turn_change = plan.change_for(TURN_NAME)
     if turn_change is not None and turn_change.content_changed:
-        # Only api and nginx are recreated after a fix, so the coturn
-        # restart is printed for the person to run.
+        # coturn reads no .env key, so it is never among the recreated
+        # services. Its restart after a turnserver.conf change is printed
+        # for the person to run.
         coturn_command = f"cd {shlex.quote(str(plan.directory))} && " + docker_compose.shell_command(
             docker_compose.compose_argv("restart", "coturn"))
         _emit(["", f"coturn reads turnserver.conf only when it starts; restart it with:\n  {coturn_command}"],

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ssl
 from typing import Optional
 
-# What OpenSSL reports when the server answers a TLS ClientHello with
-# plain HTTP: "wrong version number" up to OpenSSL 3.1, "record layer
-# failure" from 3.2, "packet length too long" for some responses.
+# What OpenSSL reports when a plain-HTTP server replies to a TLS ClientHello.
+# OpenSSL 3.0 reports "wrong version number" (checked against a loopback
+# http.server). NOTE: the other two are the reasons other OpenSSL releases
+# are known to give for the same case, not checked here.
 _NOT_TLS_REASONS = ("wrong version number", "wrong_version_number", "record layer failure",
                     "record_layer_failure", "packet length too long")
 NOT_TLS_FIX = ("this port does not speak TLS (a plain-HTTP server answered the TLS handshake): pass "
@@ -38,6 +39,6 @@ def describe_certificate_error(error: ssl.SSLCertVerificationError, tls_name: st
 
 
 def is_not_tls(error: str) -> bool:
-    """Return True when a connection error's text shows that the server did not answer with TLS."""
+    """Return True when a connection error's text shows that the server replied without TLS."""
     lowered = error.lower()
     return any(reason in lowered for reason in _NOT_TLS_REASONS)
