@@ -294,3 +294,32 @@ def test_live_fix_commands_get_dir(tmp_path):
 
     quoted = shlex.quote(str(directory))
     assert fix_text == f"dograh workers --dir {quoted} N, or dograh doctor --dir {quoted} --fix"
+
+
+def test_weight_one_is_left_alone(install, capsys):
+    edit_nginx(install, SERVER_8002, "server api:8002 weight=1 max_fails=3 fail_timeout=10s;")
+    before = (install / "nginx.conf").read_bytes()
+
+    run_fix(install, from_nginx=False, yes=True, restart=False, interactive=False, as_json=False)
+
+    assert (install / "nginx.conf").read_bytes() == before
+
+
+def test_env_file_service_is_recreated(install):
+    compose = install / "docker-compose.yaml"
+    compose.write_text(compose.read_text().replace(
+        "  ui:\n", "  ui:\n    env_file:\n      - path: ./.env\n", 1))
+
+    services = services_to_recreate(install, {"ENABLE_TELEMETRY"}, False)
+
+    assert services == ["api", "nginx", "ui"]
+
+
+def test_plan_names_services_before_confirmation(install, capsys):
+    env_path = install / ".env"
+    env_path.write_bytes(env_path.read_bytes().replace(b"\n", b"\r\n"))
+
+    run_fix(install, from_nginx=False, yes=False, restart=False, interactive=False, as_json=False)
+    output = capsys.readouterr().out
+
+    assert "Afterwards api, nginx, minio and redis must be recreated to use the new files." in output

@@ -119,13 +119,13 @@ def _even_server_line(server: UpstreamServer, lines: List[str]) -> Optional[Tupl
     directive spread over several lines becomes one line.
     """
     dropped = [flag for flag in server.flags if flag in UNEVEN_FLAGS]
-    weight = server.parameters.get("weight")
-    if weight is not None:
+    weight = server.parameters.get("weight", "1")
+    if weight != "1":
         dropped.append(f"weight={weight}")
     if not dropped:
         return None
     words = ["server", server.address]
-    words += [f"{key}={value}" for key, value in server.parameters.items() if key != "weight"]
+    words += [f"{key}={value}" for key, value in server.parameters.items() if key != "weight" or value == "1"]
     words += [flag for flag in server.flags if flag not in UNEVEN_FLAGS]
     first = lines[server.line - 1]
     last = lines[server.end_line - 1]

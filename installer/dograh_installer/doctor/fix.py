@@ -55,6 +55,8 @@ def _describe(plan: FixPlan) -> List[str]:
     notes = [note for change in plan.changes for note in change.notes]
     if notes:
         lines += ["", "Planned changes:"] + [f"  - {note}" for note in notes]
+    if plan.recreate:
+        lines += ["", f"Afterwards {_services_text(plan.recreate)} must be recreated to use the new files."]
     if plan.skipped:
         lines += ["", "Not fixed automatically (fix by hand):"] + [f"  - {item}" for item in plan.skipped]
     return lines

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 from dograh_installer.doctor import edit_env
 from dograh_installer.install import COMPOSE_NAME
@@ -50,6 +50,13 @@ def touched_keys(old_text: str, new_text: str) -> Set[str]:
     return keys
 
 
+def _reads_env_file(env_file: Any) -> bool:
+    """Return True when a service's ``env_file`` (a string, a list, or entries with ``path``) names .env."""
+    entries = env_file if isinstance(env_file, list) else [env_file]
+    paths = [entry.get("path") if isinstance(entry, dict) else entry for entry in entries]
+    return any(str(path) in (".env", "./.env") for path in paths if path is not None)
+
+
 def _service_keys(directory: Path) -> Optional[Dict[str, Optional[Set[str]]]]:
     """Return service to the .env keys its definition references; None for a service with env_file: .env."""
     import yaml
@@ -65,8 +72,7 @@ def _service_keys(directory: Path) -> Optional[Dict[str, Optional[Set[str]]]]:
     for name, definition in services.items():
         if not isinstance(definition, dict):
             continue
-        env_files = definition.get("env_file")
-        if env_files is not None and ".env" in json.dumps(env_files):
+        if _reads_env_file(definition.get("env_file")):
             found[str(name)] = None
             continue
         found[str(name)] = set(_REFERENCE.findall(json.dumps(definition)))
