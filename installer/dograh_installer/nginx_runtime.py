@@ -28,6 +28,16 @@ def find_nginx() -> Optional[str]:
     return shutil.which("nginx") or shutil.which("nginx", path=_SEARCH_PATH)
 
 
+# The container's certificate directory, with an optional file below it and
+# the quotes around it, if any.
+_CERT_PATH = re.compile(r"""(["']?)""" + re.escape(DEFAULT_CERT_DIR) + r"""((?:/[^\s;"'{}]*)?)\1""")
+
+
+def quote_nginx_string(value: str) -> str:
+    """Return ``value`` as one double-quoted nginx token, so spaces and ``;`` stay inside it."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def loopback_config(
     text: str,
     cert_dir: Path,
@@ -37,7 +47,7 @@ def loopback_config(
 ) -> str:
     """Return ``text`` with service hosts, certificate paths and listen ports made local."""
     text = re.sub(r"(?<![\w.-])(api|ui|minio)(?=:\d+)", upstream_host, text)
-    text = text.replace(DEFAULT_CERT_DIR, str(cert_dir))
+    text = _CERT_PATH.sub(lambda match: quote_nginx_string(str(cert_dir) + match.group(2)), text)
     text = re.sub(r"(\blisten\s+)(?:\[::\]:)?80\b", rf"\g<1>{http_listen}", text)
     text = re.sub(r"(\blisten\s+)(?:\[::\]:)?443\b", rf"\g<1>{https_listen}", text)
     return text

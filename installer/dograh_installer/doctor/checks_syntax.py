@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import List
 
@@ -34,19 +33,8 @@ _TEMP_COPY = re.compile(r"\S*/dograh-nginx-t-[^/\s]+/default\.conf")
 
 
 def run_nginx_t(text: str, certs_dir: Path, nginx: str) -> subprocess.CompletedProcess:
-    """Run ``nginx -t`` on the install's ``text`` with its own certificate pair.
-
-    check_config_text writes ``certs_dir`` into ssl_certificate unquoted, so a
-    directory whose path has a space or a ';' would make a valid config fail.
-    Such a directory is reached through a symlink with a plain path instead.
-    """
-    text = local_cert_text(text)
-    if re.fullmatch(r"[\w./-]+", str(certs_dir)):
-        return check_config_text(text, certs_dir, nginx=nginx)
-    with tempfile.TemporaryDirectory(prefix="dograh-certs-") as link_parent:
-        link = Path(link_parent) / "certs"
-        link.symlink_to(certs_dir.absolute(), target_is_directory=True)
-        return check_config_text(text, link, nginx=nginx)
+    """Run ``nginx -t`` on the install's ``text`` with its own certificate pair."""
+    return check_config_text(local_cert_text(text), certs_dir, nginx=nginx)
 
 
 def first_error(stderr: str, name: str = "nginx.conf") -> str:
