@@ -43,3 +43,13 @@ def run_pyz(pyz: Path, args: Sequence[str], env: Dict[str, str], cwd: Optional[P
     """Run the zipapp with stdin not a TTY (like cloud-init), capturing output."""
     return subprocess.run([sys.executable, str(pyz), *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def corpus_base(pyz, shiv_root, tmp_path_factory) -> Path:
+    """A healthy install made by the zipapp, with the corpus's fake secrets, for scenarios to copy."""
+    from tests.support.corpus import make_corpus
+
+    base = tmp_path_factory.mktemp("corpus") / "healthy-base"
+    make_corpus.build_base(pyz, base, base_env(shiv_root))
+    return base

@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
-from dograh_installer.envfile import SECRET_KEYS, read_env
-from tests.conftest import ROOT, base_env, run_pyz
+from tests.conftest import base_env, run_pyz
+from tests.support.corpus import CORPUS, make_corpus, secret_values
 
-CORPUS = ROOT / "tests" / "fixtures" / "doctor"
-
-
-def _load_make_corpus():
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_corpus = _load_make_corpus()
 SCENARIOS = make_corpus.scenarios()
-
-
-@pytest.fixture(scope="session")
-def healthy_base(pyz, shiv_root, tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("corpus") / "healthy-base"
-    make_corpus.build_base(pyz, base, base_env(shiv_root))
-    return base
 
 
 def _ids(findings: List[Dict], status: str) -> List[str]:
     return sorted({finding["id"] for finding in findings if finding["status"] == status})
-
-
-def _secret_values(directory: Path) -> List[str]:
-    """Every secret the scenario's .env holds, from each binding, so a duplicated key's old value counts too."""
-    env = read_env(directory / ".env") if (directory / ".env").exists() else None
-    values = list(make_corpus.FAKE_SECRETS.values())
-    if env is not None:
-        values += [binding.value for binding in env.bindings if binding.key in SECRET_KEYS and binding.value]
-    return values
 
 
 def test_corpus_has_enough_scenarios():
@@ -53,8 +24,8 @@ def test_corpus_has_enough_scenarios():
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_doctor_on_scenario(scenario, pyz, shiv_root, healthy_base, tmp_path):
-    directory = make_corpus.build_scenario(healthy_base, scenario, tmp_path / scenario)
+def test_doctor_on_scenario(scenario, pyz, shiv_root, corpus_base, tmp_path):
+    directory = make_corpus.build_scenario(corpus_base, scenario, tmp_path / scenario)
     expected = make_corpus.load_json(scenario, "expected.json")
     env = base_env(shiv_root)
 
@@ -76,6 +47,6 @@ def test_doctor_on_scenario(scenario, pyz, shiv_root, healthy_base, tmp_path):
             assert "\n" not in finding["fix"], f"{finding['id']}'s fix is more than one line"
             assert finding["id"] in text.stdout, f"{finding['id']} is missing from the text output"
 
-    for secret in _secret_values(directory):
+    for secret in secret_values(directory):
         for output in (as_json.stdout, as_json.stderr, text.stdout, text.stderr):
             assert secret not in output, "a secret from .env appears in doctor's output"

@@ -6,18 +6,15 @@ a second fix must change no byte.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
 from dograh_installer.doctor.checks import run_checks
 from dograh_installer.doctor.fix import run_fix
-from dograh_installer.envfile import SECRET_KEYS, read_env
-from tests.conftest import ROOT, base_env
+from tests.support.corpus import make_corpus, secret_values
 from tests.support.fresh_install import snapshot
 
-CORPUS = ROOT / "tests" / "fixtures" / "doctor"
 
 # Findings --fix leaves to the person, and why.
 LEFT_FOR_PERSON = {
@@ -44,30 +41,6 @@ LEFT_FOR_PERSON = {
 }
 
 
-def _load_make_corpus():
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_corpus = _load_make_corpus()
-
-
-@pytest.fixture(scope="module")
-def healthy_base(pyz, shiv_root, tmp_path_factory):
-    base = tmp_path_factory.mktemp("fix-corpus") / "healthy-base"
-    make_corpus.build_base(pyz, base, base_env(shiv_root))
-    return base
-
-
-def secret_values(directory):
-    values = list(make_corpus.FAKE_SECRETS.values())
-    if (directory / ".env").exists():
-        env = read_env(directory / ".env")
-        values += [binding.value for binding in env.bindings if binding.key in SECRET_KEYS and binding.value]
-    return values
-
 
 def problem_ids(directory):
     return {finding.id for finding in run_checks(directory) if finding.status in ("error", "warning")}
@@ -78,8 +51,8 @@ def fix(directory):
 
 
 @pytest.mark.parametrize("scenario", make_corpus.scenarios())
-def test_fix_on_scenario(scenario, healthy_base, tmp_path, capsys):
-    directory = make_corpus.build_scenario(healthy_base, scenario, tmp_path / scenario)
+def test_fix_on_scenario(scenario, corpus_base, tmp_path, capsys):
+    directory = make_corpus.build_scenario(corpus_base, scenario, tmp_path / scenario)
     expected = make_corpus.load_json(scenario, "expected.json")
     secrets = secret_values(directory)
     before = snapshot(directory)
