@@ -13,7 +13,6 @@ from dograh_installer.doctor.checks import run_checks
 from dograh_installer.doctor.fix import run_fix
 from dograh_installer.doctor.fix_apply import FixAbortedError
 from dograh_installer.doctor.fix_services import services_to_recreate, touched_keys
-
 from dograh_installer.nginx_conf import parse_nginx
 from dograh_installer.nginx_runtime import find_nginx
 from tests.support.fresh_install import make_install, snapshot
