@@ -94,13 +94,12 @@ def doctor(directory: Optional[str], as_json: bool, fix: bool, yes: bool, from_n
     from dograh_installer.commands.doctor import doctor_command
     from dograh_installer.live.options import LiveOptions
 
-    live_options = None
-    if live:
-        live_options = LiveOptions(url=url, connections=connections, ws_path=ws_path, concurrency=concurrency,
-                                   hold=hold, idle_check=idle_check, timeout=live_timeout)
+    live_options = LiveOptions(url=url, connections=connections, ws_path=ws_path, concurrency=concurrency,
+                               hold=hold, idle_check=idle_check, timeout=live_timeout)
     sys.exit(doctor_command(
         directory=resolve_directory(directory), as_json=as_json, fix=fix, yes=yes, from_nginx=from_nginx,
-        restart=not no_restart, live=live_options, interactive=is_interactive(),
+        restart=not no_restart, live=live_options if live else None, interactive=is_interactive(),
+        unused_live=None if live else live_options,
     ))
 
 

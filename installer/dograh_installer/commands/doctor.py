@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, List, Optional
@@ -12,9 +12,8 @@ from typing import Any, List, Optional
 import click
 
 from dograh_installer.doctor.checks import run_checks
-from dograh_installer.doctor.dograh_command import dograh_command
-from dograh_installer.doctor.report import exit_code, render_json, render_text
-from dograh_installer.errors import DograhError
+from dograh_installer.doctor.report import SCHEMA, exit_code, render_json, render_text
+from dograh_installer.errors import DograhError, UsageError
 from dograh_installer.findings import Finding
 
 
@@ -28,19 +27,14 @@ def stdout_supports_unicode() -> bool:
     return True
 
 
+# The schema of ``doctor --fix --json`` (doctor.fix.FIX_SCHEMA), here so
+# that a build without the fix module can still name it in an error document.
+FIX_SCHEMA = "dograh.fix/1"
+
+
 def use_color() -> bool:
     # https://no-color.org: any non-empty NO_COLOR turns colour off.
     return not os.environ.get("NO_COLOR") and sys.stdout.isatty()
-
-
-# The live checks name commands without the install directory.
-_LIVE_COMMAND = re.compile(r"\bdograh (doctor|workers)\b")
-
-
-def _with_directory(finding: Finding, directory: Path) -> Finding:
-    """Return ``finding`` with ``--dir`` in each dograh command its fix names, unless it is ./dograh."""
-    fix = _LIVE_COMMAND.sub(lambda match: dograh_command(directory, match.group(1)), finding.fix)
-    return dataclasses.replace(finding, fix=fix)
 
 
 def _live_findings(directory: Path, live: Any) -> List[Finding]:
@@ -51,7 +45,8 @@ def _live_findings(directory: Path, live: Any) -> List[Finding]:
             raise
         raise DograhError("--live is not available in this build of dograh; run dograh doctor without --live") \
             from None
-    return [_with_directory(finding, directory) for finding in run_live_checks(directory, live)]
+    # The live findings name the install directory in their commands themselves.
+    return run_live_checks(directory, live)
 
 
 def doctor_command(
@@ -63,8 +58,40 @@ def doctor_command(
     restart: bool,
     live: Optional[Any],
     interactive: bool,
+    unused_live: Optional[Any] = None,
 ) -> int:
-    """Check ``directory``, print the findings and return the exit code (0 healthy, 1 errors)."""
+    """Check ``directory``, print the findings and return the exit code (0 healthy, 1 errors).
+
+    ``unused_live`` contains the --live options given without --live. Any of
+    them set, or --yes, --from-nginx or --no-restart without --fix, raises
+    UsageError (exit code 2) instead of being ignored.
+    """
+    _reject_unused_options(fix, yes, from_nginx, restart, unused_live)
+    try:
+        return _run(directory, as_json, fix, yes, from_nginx, restart, live, interactive)
+    except DograhError as exc:
+        if as_json:
+            # A script reading stdout gets a document even when the doctor could not run.
+            schema = FIX_SCHEMA if fix else SCHEMA
+            click.echo(json.dumps({"schema": schema, "error": str(exc), "exit_code": exc.exit_code}, indent=2))
+        raise
+
+
+def _reject_unused_options(fix: bool, yes: bool, from_nginx: bool, restart: bool, unused_live: Optional[Any]) -> None:
+    if not fix:
+        fix_only = [name for name, given in (("--yes", yes), ("--from-nginx", from_nginx),
+                                             ("--no-restart", not restart)) if given]
+        if fix_only:
+            raise UsageError(f"{fix_only[0]} only applies with --fix; add --fix or leave out {fix_only[0]}")
+    if unused_live is not None:
+        live_only = [f"--{field.name.replace('_', '-')}" for field in dataclasses.fields(unused_live)
+                     if getattr(unused_live, field.name) is not None]
+        if live_only:
+            raise UsageError(f"{live_only[0]} only applies with --live; add --live or leave out {live_only[0]}")
+
+
+def _run(directory: Path, as_json: bool, fix: bool, yes: bool, from_nginx: bool, restart: bool,
+         live: Optional[Any], interactive: bool) -> int:
     if fix:
         try:
             from dograh_installer.doctor.fix import run_fix
@@ -75,8 +102,6 @@ def doctor_command(
                 from None
         return run_fix(directory, from_nginx=from_nginx, yes=yes, restart=restart, interactive=interactive,
                        as_json=as_json)
-    if from_nginx or yes:
-        click.echo("warning: --yes and --from-nginx only apply with --fix; ignoring them", err=True)
 
     findings = run_checks(directory)
     if live is not None:
