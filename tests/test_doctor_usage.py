@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -57,3 +58,17 @@ def test_unreadable_env_json_document(nobody_sandbox, fix):
     assert document["exit_code"] == 2
     assert ".env" in document["error"]
     assert "Permission denied" in document["error"]
+
+
+def test_unreadable_key_skips_nginx_syntax(nobody_sandbox):
+    install = make_install(nobody_sandbox.root / "dograh")
+    # .env must be readable for the doctor to run at all; the key stays 0600 root.
+    os.chmod(install / ".env", 0o644)
+
+    result = nobody_sandbox.run(["doctor", "--dir", str(install), "--json"])
+
+    findings = {finding["id"]: finding for finding in json.loads(result.stdout)["findings"]}
+    assert findings["certs.parse"]["status"] == "skipped"
+    assert findings["nginx.syntax"]["status"] == "skipped", findings["nginx.syntax"]
+    assert "Permission denied" in findings["nginx.syntax"]["message"]
+    assert findings["nginx.syntax"]["fix"].startswith("run as root: sudo dograh doctor")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -48,6 +49,16 @@ def first_error(stderr: str, name: str = "nginx.conf") -> str:
     return lines[-1] if lines else "nginx -t failed without a message"
 
 
+def permission_denied(message: str) -> bool:
+    """Return True when nginx -t failed only because this user may not read a file, such as the TLS key.
+
+    nginx names the errno in its message ("(13: Permission denied)", or
+    OpenSSL's "...:Permission denied" for a key). root reads every file, so
+    the same message as root is a real error.
+    """
+    return os.geteuid() != 0 and "Permission denied" in message
+
+
 def check_syntax(files: InstallFiles, enabled: bool = True) -> List[Finding]:
     if files.nginx_text is None:
         return []
@@ -68,6 +79,11 @@ def check_syntax(files: InstallFiles, enabled: bool = True) -> List[Finding]:
     if result.returncode == 0:
         return [Finding("nginx.syntax", OK, "nginx -t accepts nginx.conf", group=GROUP)]
     message = first_error(result.stderr)
+    if permission_denied(message):
+        return [Finding(
+            "nginx.syntax", SKIPPED,
+            f"nginx -t could not read a file nginx.conf names, so the syntax was not checked: {message}",
+            f"run as root: sudo {dograh_command(files.directory, 'doctor')}", GROUP)]
     return [Finding(
         "nginx.syntax", ERROR, f"nginx -t rejects nginx.conf: {message}",
         # nginx reports a missing ';' at the line where the next directive

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from dograh_installer import fileops
-from dograh_installer.doctor.checks_syntax import first_error, run_nginx_t
+from dograh_installer.doctor.checks_syntax import first_error, permission_denied, run_nginx_t
 from dograh_installer.doctor.fix_plan import FileChange, FixPlan
 from dograh_installer.errors import DograhError
 from dograh_installer.install import CERTS_DIR, NGINX_NAME
@@ -40,7 +40,7 @@ class ApplyResult:
 class NginxCheck:
     """``nginx -t`` on the nginx.conf a plan leaves behind."""
 
-    checked: bool  # False when nginx is not installed here, or nginx -t timed out
+    checked: bool  # False when nginx is not installed here, nginx -t timed out or could not read a file
     error: Optional[str] = None  # nginx's first error, naming the file and line; None when it passed
     reason: str = ""  # why it was not checked
 
@@ -60,7 +60,10 @@ def nginx_check(text: str, directory: Path, name: str = "nginx.conf") -> NginxCh
         return NginxCheck(False, reason="nginx -t timed out")
     if result.returncode == 0:
         return NginxCheck(True)
-    return NginxCheck(True, error=first_error(result.stderr, name))
+    error = first_error(result.stderr, name)
+    if permission_denied(error):
+        return NginxCheck(False, reason=f"nginx -t could not read a file as this user ({error}); run as root")
+    return NginxCheck(True, error=error)
 
 
 def check_planned_nginx(plan: FixPlan) -> Optional[NginxCheck]:
