@@ -112,9 +112,75 @@ if sys.version_info < (3, 9):
     sys.exit(2)
 """
 
+# shiv unpacks the bundled libraries into ~/.shiv unless SHIV_ROOT names
+# another directory, and a system account with HOME=/nonexistent or a
+# read-only HOME would get a PermissionError traceback from its bootstrap.
+# This prefix picks another root first. A fallback root must belong to this
+# user alone, because anyone who can write to it could plant code that we
+# would import. It must not be on a noexec mount either, because the kernel
+# refuses to map the bundled .so files from there. Like the version guard,
+# it must parse on Python 2.7, so it uses no f-strings, annotations or
+# keyword-only arguments.
+SHIV_ROOT_GUARD = """\
+def _dograh_usable_root(path, private):
+    import os
+    import stat
+    created = False
+    if not os.path.isdir(path):
+        try:
+            os.makedirs(path, 0o700)
+        except OSError:
+            return False
+        created = True
+    try:
+        info = os.lstat(path) if private else os.stat(path)
+        usable = (stat.S_ISDIR(info.st_mode) and os.access(path, os.W_OK | os.X_OK)
+                  and not os.statvfs(path).f_flag & getattr(os, "ST_NOEXEC", 8))
+        if private:
+            usable = usable and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+    except OSError:
+        usable = False
+    if created and not usable:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+    return usable
+
+
+def _dograh_choose_shiv_root():
+    import os
+    import sys
+    if os.environ.get("SHIV_ROOT"):
+        return
+    default = os.path.expanduser(os.path.join("~", ".shiv"))
+    if os.path.isabs(default) and _dograh_usable_root(default, False):
+        return
+    candidates = []
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(cache):
+        candidates.append(os.path.join(cache, "dograh-shiv"))
+    uid = os.geteuid()
+    candidates += ["/var/tmp/dograh-shiv-%d" % uid, "/tmp/dograh-shiv-%d" % uid]
+    for candidate in candidates:
+        if _dograh_usable_root(candidate, True):
+            os.environ["SHIV_ROOT"] = candidate
+            return
+    sys.stderr.write(
+        "dograh: error: cannot unpack the zipapp's libraries: none of %s is a writable directory of this "
+        "user on a mount without noexec; set SHIV_ROOT to one and run the command again.\\n"
+        % ", ".join([default] + candidates)
+    )
+    sys.exit(2)
+
+
+_dograh_choose_shiv_root()
+del _dograh_usable_root, _dograh_choose_shiv_root
+"""
+
 
 def write_guarded(built: Path, output: Path) -> None:
-    """Copy shiv's zipapp to ``output`` with the version guard before its __main__.py.
+    """Copy shiv's zipapp to ``output`` with the guards before its __main__.py.
 
     The copy is renamed into place, so a test or a user running ``output``
     during a rebuild never sees a half-written file.
@@ -130,7 +196,7 @@ def write_guarded(built: Path, output: Path) -> None:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as target:
             for info, content in entries:
                 if info.filename == "__main__.py":
-                    content = VERSION_GUARD.encode() + content
+                    content = (VERSION_GUARD + SHIV_ROOT_GUARD).encode() + content
                 target.writestr(info, content)
     temporary.chmod(0o755)
     temporary.replace(output)
