@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -42,7 +43,8 @@ def test_handshake_finding_names_non_tls_port(plain_http_port):
     error = f"SSLError: {tls_error_from(plain_http_port)}"
     upstream = parse_nginx_text(render_nginx_conf(2, "203.0.113.10")).upstream()
     plan = FanoutPlan(path="/api/v1/ws/probe", connections=2, concurrency=2, hold=1.0,
-                      servers=upstream.servers, env_ports=[8000, 8001], upgrade_missing=[])
+                      servers=upstream.servers, env_ports=[8000, 8001], upgrade_missing=[],
+                      directory=Path("/srv/dograh"))
 
     findings = build_findings(plan, [Handshake(error=error), Handshake(error=error)])
     failed = [finding for finding in findings if finding.id == "live.fanout.handshake_error"]

@@ -7,6 +7,7 @@ exact layouts of ``docker compose top`` (both releases) and ``logs``.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "compose"
 FOUR_PORTS = [8000, 8001, 8002, 8003]
+INSTALL = Path("/srv/dograh install")
 
 
 def read(name: str) -> str:
@@ -48,20 +50,20 @@ def test_uvicorn_layout_counts_one_server_per_port():
 
 @pytest.mark.parametrize("name", ["top-per-container-4-workers.txt", "top-table-4-workers.txt"])
 def test_top_matching_workers_is_ok(name):
-    finding = evaluate_top(read(name), FOUR_PORTS)
+    finding = evaluate_top(read(name), FOUR_PORTS, INSTALL)
     assert finding.status == OK, finding.message
     assert finding.data["uvicorn_processes"] == 4
 
 
 def test_top_names_missing_port():
-    finding = evaluate_top(read("top-table-3-of-4-workers.txt"), FOUR_PORTS)
+    finding = evaluate_top(read("top-table-3-of-4-workers.txt"), FOUR_PORTS, INSTALL)
     assert finding.status == ERROR
     assert "runs 3 uvicorn process(es)" in finding.message
     assert "missing port 8002" in finding.message
 
 
 def test_top_names_extra_port():
-    finding = evaluate_top(read("top-table-4-workers.txt"), [8000, 8001, 8002])
+    finding = evaluate_top(read("top-table-4-workers.txt"), [8000, 8001, 8002], INSTALL)
     assert finding.status == ERROR
     assert "extra port 8003" in finding.message
 
@@ -72,7 +74,7 @@ def test_top_recognises_prefork(name):
     assert len(layout.servers) == 1
     # The resource tracker is a child of uvicorn too, but not a worker.
     assert [len(children) for children in layout.prefork_children.values()] == [4]
-    finding = evaluate_top(read(name), FOUR_PORTS)
+    finding = evaluate_top(read(name), FOUR_PORTS, INSTALL)
     assert finding.status == ERROR
     assert "uvicorn --workers" in finding.message
     assert finding.data["prefork_workers"] == 4
@@ -84,13 +86,15 @@ def test_logs_ports_from_running_lines():
 
 
 def test_logs_matching_workers_is_ok():
-    assert evaluate_logs(read("logs-4-workers.txt"), FOUR_PORTS).status == OK
+    assert evaluate_logs(read("logs-4-workers.txt"), FOUR_PORTS, INSTALL).status == OK
 
 
 def test_logs_name_missing_port():
-    finding = evaluate_logs(read("logs-container-name-3-of-4-workers.txt"), FOUR_PORTS)
+    finding = evaluate_logs(read("logs-container-name-3-of-4-workers.txt"), FOUR_PORTS, INSTALL)
     assert finding.status == ERROR
     assert "missing port 8002" in finding.message
+    # The commands paste from any directory: each starts in the install directory.
+    assert finding.fix.count("cd '/srv/dograh install' && docker compose --profile remote") == 2
 
 
 def test_compose_checks_skipped_without_docker(tmp_path, monkeypatch):

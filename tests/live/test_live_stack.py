@@ -43,13 +43,14 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
 
 
 def run_checks(stack_dir: Path, workers: List[int], check_dir: Optional[Path] = None, prefork: int = 0,
-               kill_port: Optional[int] = None, kill_after: int = 0, **options) -> Dict[str, dict]:
+               kill_port: Optional[int] = None, kill_after: int = 0, stop_port: Optional[int] = None,
+               **options) -> Dict[str, dict]:
     """Run run_live_checks in the stack's namespace; return the findings by id."""
     options.setdefault("url", NGINX_URL)
     options.setdefault("hold", 1.0)
     command = [sys.executable, "-m", "tests.live.run_checks", str(check_dir or stack_dir), json.dumps(options)]
     result = run_in_namespace(stack_dir, command, workers=workers, prefork=prefork, kill_port=kill_port,
-                              kill_after=kill_after)
+                              kill_after=kill_after, stop_port=stop_port)
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stdout + result.stderr
     return {finding["id"]: finding for finding in json.loads(result.stdout)["findings"]}
@@ -98,6 +99,7 @@ def test_env_workers_missing_from_upstream(tmp_path):
     assert idle["data"]["unlisted_ports"] == [8004, 8005]
     assert idle["data"]["idle_upstream_ports"] == []
     assert "8004, 8005" in idle["message"]
+    assert idle["fix"].endswith(f"dograh workers --dir {install} 6")
     assert "live.fanout.proxy_failure" not in findings
 
 
@@ -110,6 +112,11 @@ def test_upstream_lists_dead_workers(tmp_path):
     assert failure["status"] == "error"
     assert set(failure["data"]["failed_upstreams"]) <= {"127.0.0.1:8004", "127.0.0.1:8005"}
     assert failure["data"]["failed_upstreams"]
+    # FASTAPI_WORKERS=6 names these workers, so the configuration is right and the processes are not.
+    for fix in (idle["fix"], failure["fix"]):
+        assert fix.startswith("the API worker") and " not running: " in fix, fix
+        assert f"cd {install} && docker compose --profile remote up -d --force-recreate api nginx" in fix
+        assert "dograh workers" not in fix
     fanout = findings["live.fanout"]
     assert fanout["data"]["accepted"] == fanout["data"]["connections"] == 24
     assert all(fanout["data"]["per_worker"][f"api:{port}"] > 0 for port in FOUR)
@@ -181,8 +188,20 @@ def test_worker_killed_during_hold(tmp_path):
     assert dropped["message"].startswith("burst pass: ")
     assert "port 8001: 4" in dropped["message"]
     assert dropped["data"]["dropped"] == 4
+    assert f"cd {install} && docker compose --profile remote logs api" in dropped["fix"]
+    burst = findings["live.fanout"]
+    assert burst["data"]["accepted"] == 16
+    assert burst["data"]["held_to_end"] == 12
+    assert "so 12 were held to the end" in burst["message"]
+    assert "accepted and held" not in burst["message"]
     # The sequential pass runs after the kill and finds the worker gone.
-    assert 8001 in findings["live.fanout.idle_worker"]["data"]["idle_upstream_ports"]
+    idle = findings["live.fanout.idle_worker"]
+    assert 8001 in idle["data"]["idle_upstream_ports"]
+    assert "the API worker on port 8001 is not running" in idle["fix"]
+    assert "dograh workers" not in idle["fix"]
+    # The least_conn note is said once per run, not again for the sequential pass.
+    assert "least_conn" in burst["message"]
+    assert "least_conn" not in findings["live.fanout.sequential"]["message"]
 
 
 def test_prefork_single_upstream(tmp_path):
@@ -194,12 +213,13 @@ def test_prefork_single_upstream(tmp_path):
     assert "uvicorn --workers" in prefork["message"]
 
 
-def test_run_bound_stops_long_hold(tmp_path):
+def test_run_bound_stops_stalled_handshake(tmp_path):
+    # The paused worker accepts the TCP connection but never answers, so one
+    # handshake would wait for its own 10 s limit; the run's bound is shorter.
     install = make_install(tmp_path / "dograh", 4)
-    findings = run_checks(install, FOUR, hold=60.0, timeout=3)
-    assert errors(findings) == ["live.fanout"]
-    assert findings["live.fanout"]["message"] == "the fan-out check did not finish within 3 s"
-    assert findings["live.health"]["status"] == "ok"
+    findings = run_checks(install, FOUR, stop_port=8003, hold=1.0, concurrency=16, connections=16, timeout=5)
+    assert findings["live.fanout"]["status"] == "error"
+    assert findings["live.fanout"]["message"] == "the fan-out check did not finish within 5 s"
 
 
 def test_idle_timeout_too_short(tmp_path):

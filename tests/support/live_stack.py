@@ -55,13 +55,15 @@ def namespace_unavailable_reason() -> Optional[str]:
 
 def run_in_namespace(directory: Path, command: Sequence[str], workers: Sequence[int] = (), prefork: int = 0,
                      kill_port: Optional[int] = None, kill_after: int = 0, nginx_workers: int = 2,
-                     timeout: float = 300) -> subprocess.CompletedProcess:
+                     stop_port: Optional[int] = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Start the stand-in stack for ``directory`` in a new network namespace and run ``command`` in it."""
     argv = ["unshare", "-n", sys.executable, "-m", "tests.support.live_stack", "--dir", str(directory),
             "--workers", ",".join(map(str, workers)), "--prefork", str(prefork),
             "--nginx-workers", str(nginx_workers)]
     if kill_port is not None:
         argv += ["--kill-port", str(kill_port), "--kill-after", str(kill_after)]
+    if stop_port is not None:
+        argv += ["--stop-port", str(stop_port)]
     return subprocess.run([*argv, "--", *command], cwd=ROOT, env=python_env(), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -105,9 +107,15 @@ class LiveStack:
         process.kill()
         process.wait()
 
+    def pause_worker(self, port: int) -> None:
+        """Pause the worker with SIGSTOP: the kernel still accepts its connections, but no process reads them."""
+        self.workers[port].send_signal(signal.SIGSTOP)
+
     def stop(self) -> None:
         for process in self.workers.values():
             if process.poll() is None:
+                # A paused worker handles SIGTERM only once it runs again.
+                process.send_signal(signal.SIGCONT)
                 process.terminate()
         for process in self.workers.values():
             try:
@@ -137,6 +145,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--kill-port", type=int)
     parser.add_argument("--kill-after", type=int, default=0,
                         help="kill the worker on --kill-port once this many WebSockets are accepted in total")
+    parser.add_argument("--stop-port", type=int, help="pause the worker on this port once the stack is up")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -156,6 +165,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             for port in filter(None, args.workers.split(",")):
                 stack.start_worker(int(port))
             stack.start_nginx(args.nginx_workers)
+            if args.stop_port is not None:
+                stack.pause_worker(args.stop_port)
         except (RuntimeError, OSError) as exc:
             print(f"live_stack: could not start the stand-in stack: {exc}", file=sys.stderr)
             return HARNESS_FAILED

@@ -8,12 +8,12 @@ from typing import List, Optional, Tuple
 
 from dograh_installer.docker_compose import compose_argv, engine_unavailable_reason, shell_command
 from dograh_installer.findings import ERROR, OK, SKIPPED, Finding
+from dograh_installer.live import commands
 from dograh_installer.live.compose_output import parse_top, running_ports, uvicorn_layout
 
 GROUP = "live"
 TOP_ID = "live.workers.processes"
 LOGS_ID = "live.workers.logs"
-RECREATE_FIX = "docker compose --profile remote up -d --force-recreate api nginx"
 
 
 def skipped_findings(reason: str) -> List[Finding]:
@@ -53,7 +53,7 @@ def _port_difference(expected: List[int], found: List[int]) -> str:
     return "; ".join(parts)
 
 
-def evaluate_top(text: str, expected_ports: List[int]) -> Finding:
+def evaluate_top(text: str, expected_ports: List[int], directory: Path) -> Finding:
     layout = uvicorn_layout(parse_top(text))
     workers = len(expected_ports)
     if layout.prefork_children:
@@ -65,7 +65,7 @@ def evaluate_top(text: str, expected_ports: List[int]) -> Finding:
                     f"{len(layout.prefork_children)} port(s)): the kernel, not nginx's least_conn, places "
                     "WebSockets, and they pile up on a few processes",
             fix="run one single-process uvicorn per port (the Dograh image does this for FASTAPI_WORKERS), "
-                "then " + RECREATE_FIX,
+                "then " + commands.recreate(directory),
         )
     ports = [port for port in layout.ports() if port is not None]
     data = {"uvicorn_processes": len(layout.servers), "ports": sorted(ports), "expected": workers}
@@ -75,13 +75,13 @@ def evaluate_top(text: str, expected_ports: List[int]) -> Finding:
             id=TOP_ID, status=ERROR, group=GROUP, data=data,
             message=f"the api container runs {len(layout.servers)} uvicorn process(es), FASTAPI_WORKERS is "
                     f"{workers}" + (f" ({difference})" if difference else ""),
-            fix=RECREATE_FIX,
+            fix=commands.recreate(directory),
         )
     return Finding(id=TOP_ID, status=OK, group=GROUP, data=data,
                    message=f"{workers} uvicorn process(es) in the api container, matching FASTAPI_WORKERS={workers}")
 
 
-def evaluate_logs(text: str, expected_ports: List[int]) -> Finding:
+def evaluate_logs(text: str, expected_ports: List[int], directory: Path) -> Finding:
     ports = sorted(running_ports(text))
     data = {"ports": ports, "expected": len(expected_ports)}
     difference = _port_difference(expected_ports, ports)
@@ -90,7 +90,8 @@ def evaluate_logs(text: str, expected_ports: List[int]) -> Finding:
             id=LOGS_ID, status=ERROR, group=GROUP, data=data,
             message=f"the api logs show 'Uvicorn running' for {len(ports)} port(s), FASTAPI_WORKERS is "
                     f"{len(expected_ports)} ({difference})",
-            fix=RECREATE_FIX + ", then read 'docker compose --profile remote logs api' for workers that failed",
+            fix=f"{commands.recreate(directory)}, then read '{commands.api_logs(directory)}' for workers that "
+                "failed",
         )
     return Finding(id=LOGS_ID, status=OK, group=GROUP, data=data,
                    message=f"the api logs show 'Uvicorn running' on every expected port ({len(ports)})")
@@ -108,9 +109,9 @@ async def check_compose_workers(directory: Path, expected_ports: List[int], time
     if top is None:
         findings.append(Finding(id=TOP_ID, status=ERROR, group=GROUP, message=top_error))
     else:
-        findings.append(evaluate_top(top, expected_ports))
+        findings.append(evaluate_top(top, expected_ports, directory))
     if logs is None:
         findings.append(Finding(id=LOGS_ID, status=ERROR, group=GROUP, message=logs_error))
     else:
-        findings.append(evaluate_logs(logs, expected_ports))
+        findings.append(evaluate_logs(logs, expected_ports, directory))
     return findings

@@ -10,15 +10,22 @@ decides which process accepts each connection. The check reports this when the 1
 responses of one upstream carry more than one distinct worker PID (in
 ``X-Dograh-Worker-Pid``, which the test stand-in API sends); the compose
 ``top`` check reports it from the process list on a real stack.
+
+Fixes: a listed worker that FASTAPI_WORKERS runs but that refused or went
+quiet is a process problem (read the api logs, recreate the container).
+Only an upstream that lists ports beyond FASTAPI_WORKERS, or misses some,
+is a configuration problem, fixed by ``dograh workers N``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from pathlib import Path
+from typing import Dict, List, Optional, Set
 
 from dograh_installer.findings import ERROR, INFO, OK, WARNING, Finding
+from dograh_installer.live import commands
 from dograh_installer.live.connect_errors import NOT_TLS_FIX, is_not_tls
 from dograh_installer.live.fanout_probe import Handshake
 from dograh_installer.nginx_conf import UpstreamServer, split_address
@@ -34,7 +41,6 @@ PLACED_ONLY_NOTE = (
     "handshake, not how held connections spread."
 )
 PROXY_STATUSES = (502, 503, 504)
-WORKERS_FIX = "dograh workers N (sets FASTAPI_WORKERS and the upstream together)"
 
 
 @dataclass
@@ -46,6 +52,7 @@ class FanoutPlan:
     servers: List[UpstreamServer]  # the upstream's server lines in nginx.conf
     env_ports: List[int]  # 8000.. for FASTAPI_WORKERS
     upgrade_missing: List[str]  # what the /api/v1/ location lacks for WebSockets
+    directory: Path  # the install directory, for the commands the fixes name
 
     @property
     def mode(self) -> str:
@@ -64,9 +71,17 @@ def _ranges(ports: List[int]) -> str:
 
 def _table(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter], unattributed: int,
            failed: int, column: str) -> List[str]:
-    rows = [f"{'worker (upstream)':<24}{column:>12}  pids"]
+    """Return the per-worker rows.
+
+    The ``pids`` column lists the process IDs that a worker's 101 responses
+    named in X-Dograh-Worker-Pid, with a count when one address had several
+    (pre-fork). The Dograh API sends no such header, so the column appears
+    only when at least one response carried it.
+    """
+    show_pids = any(pids.values())
+    rows = [f"{'worker (upstream)':<24}{column:>12}" + ("  pids" if show_pids else "")]
     for server in plan.servers:
-        pid_text = _pid_counts(pids.get(server.port or -1, Counter()))
+        pid_text = _pid_counts(pids.get(server.port or -1, Counter())) if show_pids else ""
         rows.append(f"{server.address:<24}{counts.get(server.port, 0):>12}  {pid_text}".rstrip())
     listed = {server.port for server in plan.servers}
     for port in sorted(set(counts) - listed):
@@ -78,7 +93,47 @@ def _table(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter], unattrib
     return rows
 
 
-def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
+def _plural(ports: List[int], one: str, many: str) -> str:
+    return one if len(ports) == 1 else many
+
+
+def process_fix(directory: Path, ports: List[int]) -> str:
+    """Return the fix for listed workers that FASTAPI_WORKERS runs but that do not respond."""
+    if ports:
+        who = f"the API worker{_plural(ports, '', 's')} on port {_ranges(ports)} " \
+              f"{_plural(ports, 'is', 'are')} not running"
+    else:
+        who = "the API workers are not running"
+    return (f"{who}: read '{commands.api_logs(directory)}' for the cause, then recreate "
+            f"{_plural(ports, 'it', 'them')} with '{commands.recreate(directory)}'")
+
+
+def upstream_fix(plan: FanoutPlan) -> str:
+    """Return the fix for an upstream whose ports differ from the FASTAPI_WORKERS ones."""
+    count = len(plan.env_ports)
+    return (f"make the upstream list the {count} worker(s) that FASTAPI_WORKERS={count} runs: "
+            f"{commands.set_workers(plan.directory, count)}")
+
+
+def _failure_fix(plan: FanoutPlan, ports: List[int]) -> str:
+    """Split ``ports`` into workers that should run (a process fix) and ports the upstream should not list."""
+    beyond = [port for port in ports if plan.env_ports and port not in plan.env_ports]
+    expected = [port for port in ports if port not in beyond]
+    fixes = []
+    if expected or not beyond:
+        fixes.append(process_fix(plan.directory, expected))
+    if beyond:
+        fixes.append(upstream_fix(plan))
+    return "; ".join(fixes)
+
+
+def build_findings(plan: FanoutPlan, results: List[Handshake], notes_said: Optional[Set[str]] = None) -> List[Finding]:
+    """Return the pass's summary (with its table) and its problems.
+
+    ``notes_said`` collects the explanatory notes already printed in this
+    run, so that a note shows once per run and not once per pass.
+    """
+    notes_said = set() if notes_said is None else notes_said
     accepted = [result for result in results if result.accepted]
     # Handshakes the API itself rejected (its WebSocket routes need a login,
     # say) still show where nginx placed them, though none stays open.
@@ -111,7 +166,8 @@ def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
         findings.append(Finding(
             id="live.fanout.no_attribution", status=WARNING, group=GROUP,
             message="nginx sent no X-Dograh-Upstream header, so no connection can be attributed to a worker",
-            fix="dograh doctor --fix (adds the probe-only X-Dograh-Upstream header to the /api/v1/ location)",
+            fix=f"{commands.doctor_fix(plan.directory)} (adds the probe-only X-Dograh-Upstream header to the "
+                "/api/v1/ location)",
         ))
     elif counted:
         findings += _worker_findings(plan, counts, pids, held=not placed_only)
@@ -123,21 +179,35 @@ def build_findings(plan: FanoutPlan, results: List[Handshake]) -> List[Finding]:
             id="live.fanout.dropped", status=ERROR, group=GROUP, data={"dropped": sum(dropped.values())},
             message=f"{sum(dropped.values())} held WebSocket(s) were closed by the stack during the hold ({where}); "
                     "a worker exited or restarted, and its calls were cut",
-            fix="read 'docker compose --profile remote logs api' for the worker's exit",
+            fix=f"read '{commands.api_logs(plan.directory)}' for the worker's exit, then "
+                f"'{commands.recreate(plan.directory)}'",
         ))
 
     problems = any(finding.status == ERROR for finding in findings)
+    closed = sum(dropped.values())
+    if placed_only:
+        outcome = "accepted"
+    elif closed:
+        outcome = (f"accepted; {closed} of them were closed by the stack during the {plan.hold:g} s hold, "
+                   f"so {len(accepted) - closed} were held to the end")
+    else:
+        outcome = f"accepted and held {plan.hold:g} s"
+    note = PLACED_ONLY_NOTE if placed_only else EXISTING_CALLS_NOTE
+    message = f"WebSocket fan-out ({plan.mode}): {len(accepted)} of {len(results)} connections to {plan.path} " \
+              f"{outcome}."
+    if note not in notes_said:
+        notes_said.add(note)
+        message += " " + note
     summary = Finding(
         id="live.fanout", status=INFO if problems or findings else OK, group=GROUP,
-        message=f"WebSocket fan-out ({plan.mode}): {len(accepted)} of {len(results)} connections to "
-                f"{plan.path} accepted and held {plan.hold:g} s. "
-                + (PLACED_ONLY_NOTE if placed_only else EXISTING_CALLS_NOTE),
+        message=message,
         details=_table(plan, counts, pids, unattributed, failed, "handshakes" if placed_only else "connections"),
         data={
             "mode": plan.mode, "connections": len(results), "accepted": len(accepted),
             "concurrency": plan.concurrency, "hold_seconds": plan.hold, "path": plan.path,
             "per_worker": {server.address: counts.get(server.port, 0) for server in plan.servers},
             "unattributed": unattributed, "failed": failed, "held": not placed_only,
+            "held_to_end": 0 if placed_only else len(accepted) - closed,
         },
     )
     return [summary] + findings
@@ -153,6 +223,7 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
             tried_and_failed[address] += 1
     proxy_statuses = Counter(result.status for result in results if result.status in PROXY_STATUSES)
     if tried_and_failed or proxy_statuses:
+        failed_ports = sorted({port for port in map(_port, tried_and_failed) if port is not None})
         parts = []
         for address, n in sorted(tried_and_failed.items()):
             if _port(address) is None:
@@ -168,7 +239,7 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
             message="nginx could not reach every upstream worker: " + "; ".join(parts)
                     + ". X-Dograh-Upstream lists every server nginx tried, so a failure shows even when "
                     "a retry on another worker succeeded",
-            fix=f"make the upstream list only running workers: {WORKERS_FIX}",
+            fix=_failure_fix(plan, failed_ports),
         ))
     rejected = Counter(result.status for result in results
                        if result.status is not None and result.status != 101 and result.status not in proxy_statuses)
@@ -179,7 +250,7 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
                 id="live.fanout.no_upgrade", status=ERROR, group=GROUP,
                 message=f"the WebSocket upgrade does not reach the workers ({statuses}): the /api/v1/ location "
                         f"in nginx.conf lacks {', '.join(plan.upgrade_missing)}",
-                fix="dograh doctor --fix, or add 'proxy_http_version 1.1;', 'proxy_set_header Upgrade "
+                fix=f"{commands.doctor_fix(plan.directory)}, or add 'proxy_http_version 1.1;', 'proxy_set_header Upgrade "
                     "$http_upgrade;' and 'proxy_set_header Connection $connection_upgrade;' to the location",
             ))
         else:
@@ -208,23 +279,36 @@ def _pid_counts(found: Counter) -> str:
     return ", ".join(f"{pid} x{n}" for pid, n in found.most_common())
 
 
+def _process_count(prefork: Dict[int, Dict[str, int]]) -> int:
+    """Return how many processes serve the pre-fork addresses: the worker count one port per process needs."""
+    return sum(len(found) for found in prefork.values())
+
+
 def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter], held: bool) -> List[Finding]:
     findings: List[Finding] = []
     listed = [server.port for server in plan.servers if server.port is not None]
     idle_listed = [port for port in listed if counts.get(port, 0) == 0]
     unlisted = [port for port in plan.env_ports if port not in listed]
     if idle_listed or unlisted:
-        parts = []
-        if idle_listed:
-            parts.append(f"upstream worker(s) on port {_ranges(idle_listed)} received no connection "
+        beyond = [port for port in idle_listed if plan.env_ports and port not in plan.env_ports]
+        stopped = [port for port in idle_listed if port not in beyond]
+        parts, fixes = [], []
+        if stopped:
+            parts.append(f"upstream worker(s) on port {_ranges(stopped)} received no connection "
                          "(not running, or failing)")
+            fixes.append(process_fix(plan.directory, stopped))
+        if beyond:
+            parts.append(f"upstream worker(s) on port {_ranges(beyond)} received no connection: "
+                         f"FASTAPI_WORKERS={len(plan.env_ports)} runs no worker there")
         if unlisted:
             parts.append(f"FASTAPI_WORKERS={len(plan.env_ports)} runs worker(s) on port {_ranges(unlisted)} "
                          "that nginx's upstream does not list, so they sit idle")
+        if beyond or unlisted:
+            fixes.append(upstream_fix(plan))
         findings.append(Finding(
             id="live.fanout.idle_worker", status=ERROR, group=GROUP,
-            data={"idle_upstream_ports": idle_listed, "unlisted_ports": unlisted},
-            message="; ".join(parts), fix=WORKERS_FIX,
+            data={"idle_upstream_ports": idle_listed, "unlisted_ports": unlisted, "not_running_ports": stopped},
+            message="; ".join(parts), fix="; ".join(fixes),
         ))
     busy = [counts[port] for port in listed if counts.get(port, 0) > 0]
     if held and len(busy) > 1 and max(busy) - min(busy) > 1:
@@ -233,7 +317,7 @@ def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter]
             data={"max": max(busy), "min": min(busy)},
             message=f"connections per serving worker range from {min(busy)} to {max(busy)}; least_conn keeps "
                     "connections held at once within 1 of each other",
-            fix="keep 'least_conn;' and a shared 'zone' in the upstream (dograh doctor --fix)",
+            fix=f"keep 'least_conn;' and a shared 'zone' in the upstream ({commands.doctor_fix(plan.directory)})",
         ))
     prefork = {port: dict(found) for port, found in pids.items() if len(found) > 1}
     if prefork:
@@ -243,6 +327,7 @@ def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter]
             message=f"one upstream address is served by several processes ({where}): this is uvicorn "
                     "--workers (pre-fork), where the kernel, not least_conn, places WebSockets and they pile up "
                     "on a few processes",
-            fix="run one single-process uvicorn per port and list each port in the upstream: " + WORKERS_FIX,
+            fix="run one single-process uvicorn per port and list each port in the upstream: "
+                + commands.set_workers(plan.directory, max(len(plan.env_ports), _process_count(prefork))),
         ))
     return findings

@@ -7,6 +7,7 @@ import time
 import httpx
 
 from dograh_installer.findings import ERROR, OK, Finding
+from dograh_installer.live import commands
 from dograh_installer.live.connect_errors import NOT_TLS_FIX, certificate_error, describe_certificate_error, is_not_tls
 from dograh_installer.live.target import Target
 
@@ -34,13 +35,13 @@ async def check_health(target: Target, timeout: float) -> Finding:
                 id="live.health.certificate", status=ERROR, group=GROUP,
                 message=describe_certificate_error(cert_error, target.tls_name, str(target.cert_file)),
                 fix="make nginx serve certs/local.crt and certs/local.key from the install directory, then "
-                    "'docker compose --profile remote restart nginx'",
+                    f"'{commands.compose(target.directory, 'restart', 'nginx')}'",
             )
         return Finding(
             id="live.health", status=ERROR, group=GROUP,
             message=f"GET {shown_url} failed: {type(exc).__name__}: {exc or 'no detail'}",
             fix=NOT_TLS_FIX if is_not_tls(str(exc)) else
-            "check 'docker compose --profile remote ps' and the nginx and api logs",
+            f"check '{commands.compose(target.directory, 'ps')}' and the nginx and api logs",
         )
     latency_ms = round((time.monotonic() - started) * 1000, 1)
     upstream = response.headers.get("x-dograh-upstream", "")
@@ -50,7 +51,7 @@ async def check_health(target: Target, timeout: float) -> Finding:
             id="live.health", status=ERROR, group=GROUP, data=data,
             message=f"GET {shown_url} returned HTTP {response.status_code} in {latency_ms} ms"
                     + (f" from upstream {upstream}" if upstream else ""),
-            fix="read 'docker compose --profile remote logs api nginx' for the cause",
+            fix=f"read '{commands.compose(target.directory, 'logs', 'api', 'nginx')}' for the cause",
         )
     return Finding(
         id="live.health", status=OK, group=GROUP, data=data,

@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from dograh_installer.findings import ERROR, OK, Finding
+from dograh_installer.live import commands
 from dograh_installer.live.fanout_probe import PROBE_HEADERS
 from dograh_installer.live.target import Target
 
@@ -58,7 +59,7 @@ async def check_idle(target: Target, path: str, idle: float, handshake_timeout: 
         message=f"the stack closed an idle WebSocket after {idle_seconds:.0f} s; calls with silence that long are cut "
                 "(nginx's proxy_read_timeout defaults to 60 s)",
         fix="set 'proxy_read_timeout 3600s;' and 'proxy_send_timeout 3600s;' in the /api/v1/ location "
-            "(dograh doctor --fix)",
+            f"({commands.doctor_fix(target.directory)})",
     )
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
-from typing import Awaitable, Dict, List, Optional
+from typing import Awaitable, Dict, List, Optional, Set
 
 from dograh_installer.envfile import read_env
 from dograh_installer.errors import InputError, UsageError
 from dograh_installer.findings import ERROR, Finding
+from dograh_installer.live import commands
 from dograh_installer.live.compose_checks import check_compose_workers
 from dograh_installer.live.fanout_probe import open_and_hold
 from dograh_installer.live.fanout_report import FanoutPlan, build_findings
@@ -40,6 +41,37 @@ HEALTH_TIMEOUT = 15.0
 COMPOSE_TIMEOUT = 30.0
 REACH_TIMEOUT = 5.0
 RUN_GRACE = 5.0
+# Time allowed per fan-out pass for its handshakes, when checking that
+# --timeout leaves room for --hold. A loopback or LAN handshake takes
+# milliseconds, so this leaves room for a distant server.
+HANDSHAKE_ALLOWANCE = 2.0
+
+
+def _check_connections(connections: Optional[int], upstream_workers: int) -> None:
+    """Reject --connections below the upstream's worker count: K connections cannot reach more than K workers."""
+    if connections is not None and connections < upstream_workers:
+        raise InputError("--connections", f"{connections} is fewer than the {upstream_workers} workers nginx's "
+                                          f"upstream lists, so some workers could not get a connection; pass "
+                                          f"--connections {upstream_workers} or more, or leave it out for "
+                                          f"the default")
+
+
+def minimum_timeout(passes: int, hold: float, idle_check: Optional[float]) -> float:
+    """Return the shortest --timeout in which every fan-out pass can hold its connections, then the idle check."""
+    return passes * (hold + HANDSHAKE_ALLOWANCE) + (idle_check or 0)
+
+
+def _check_timeout(options: LiveOptions, passes: int, hold: float) -> None:
+    if options.timeout is None:
+        return
+    needed = minimum_timeout(passes, hold, options.idle_check)
+    if options.timeout < needed:
+        idle = f" plus --idle-check {options.idle_check:g} s" if options.idle_check else ""
+        each = "each of the 2 fan-out passes holds" if passes > 1 else "the fan-out pass holds"
+        raise InputError("--timeout", f"{options.timeout:g} s is shorter than the checks it bounds: {each} its "
+                                      f"connections for --hold {hold:g} s after about {HANDSHAKE_ALLOWANCE:g} s "
+                                      f"of handshakes{idle}; pass --timeout {needed:g} or more, or a shorter "
+                                      "--hold")
 
 
 def _env_workers(values: dict) -> Optional[int]:
@@ -98,11 +130,12 @@ def _fanout_bound(plan: FanoutPlan) -> float:
 async def _fanout(target: Target, passes: List[FanoutPlan]) -> List[Finding]:
     findings: List[Finding] = []
     problems: Dict[str, Finding] = {}
+    notes_said: Set[str] = set()
     for number, plan in enumerate(passes):
         # One pass after the other: connections held by one pass would skew the other's counts.
         results = await open_and_hold(target, plan.path, plan.connections, plan.concurrency, plan.hold,
                                       HANDSHAKE_TIMEOUT)
-        for finding in build_findings(plan, results):
+        for finding in build_findings(plan, results, notes_said):
             if finding.id == "live.fanout":
                 if number > 0:
                     finding.id = f"live.fanout.{plan.mode}"
@@ -144,7 +177,8 @@ async def _run_all(directory: Path, options: LiveOptions, target: Target, plan: 
             id="live.unreachable", status=ERROR, group=GROUP,
             message=f"nginx at {target.connect_host}:{target.port} cannot be reached ({reason}), so the health, "
                     "fan-out and idle checks did not run",
-            fix="start the stack with 'docker compose --profile remote up -d', or pass --url with nginx's address",
+            fix=f"start the stack with '{commands.compose(directory, 'up', '-d')}', or pass --url with nginx's "
+                "address",
         )
         return [unreachable] + await compose
     passes = fanout_passes(plan, options.concurrency is not None)
@@ -188,12 +222,14 @@ def run_live_checks(directory: Path, options: LiveOptions) -> List[Finding]:
     env_workers = _env_workers(values)
     expected_ports = worker_ports(env_workers) if env_workers else []
     workers = max(env_workers or 0, len(servers))
+    _check_connections(options.connections, len(servers))
     connections = options.connections or max(MIN_CONNECTIONS, CONNECTIONS_PER_WORKER * workers)
     plan = FanoutPlan(
         path=path, connections=connections, concurrency=min(options.concurrency or connections, connections),
         hold=DEFAULT_HOLD if options.hold is None else options.hold,
-        servers=servers, env_ports=expected_ports, upgrade_missing=upgrade_missing,
+        servers=servers, env_ports=expected_ports, upgrade_missing=upgrade_missing, directory=directory,
     )
+    _check_timeout(options, len(fanout_passes(plan, options.concurrency is not None)), plan.hold)
     bound = options.timeout or DEFAULT_RUN_TIMEOUT + (options.idle_check or 0)
     return asyncio.run(_bounded_run(directory, options, target, plan, expected_ports, bound))
 

@@ -25,6 +25,7 @@ class Target:
     port: int
     tls_name: str  # PUBLIC_HOST: verified in the certificate and sent as SNI and Host
     cert_file: Path
+    directory: Path  # the install directory, named in the commands that findings suggest
     _context: Optional[ssl.SSLContext] = field(default=None, repr=False, compare=False)
 
     @property
@@ -84,4 +85,5 @@ def resolve_target(directory: Path, url: Optional[str], public_host: Optional[st
         port=port,
         tls_name=public_host or connect_host,
         cert_file=directory / CERT_PATH,
+        directory=directory,
     )
