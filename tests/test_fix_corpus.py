@@ -26,6 +26,7 @@ LEFT_FOR_PERSON = {
     "names.server_name": "a custom server_name may be deliberate",
     "compose.nginx_mount": "the compose file is not edited",
     "compose.api_workers": "the compose file is not edited",
+    "compose.cert_mount": "the compose file is not edited",
     "env.dollar": "a '$NAME' was expanded when the stack started; the running value is unknown",
     "turn.secret": "only when TURN_SECRET itself contains a '$' that compose expands",
     "env.keys": "a missing secret would have to be generated",

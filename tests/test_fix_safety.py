@@ -282,19 +282,6 @@ def test_missing_semicolon_points_to_backups(install):
     assert "nginx.conf.bak." in found[0].fix
 
 
-def test_live_fix_commands_get_dir(tmp_path):
-    from dograh_installer.commands.doctor import _with_directory
-    from dograh_installer.findings import Finding
-
-    directory = tmp_path / "a b"
-    finding = Finding("live.fanout.idle_worker", "error", "idle", "dograh workers N, or dograh doctor --fix")
-
-    fix_text = _with_directory(finding, directory).fix
-
-    quoted = shlex.quote(str(directory))
-    assert fix_text == f"dograh workers --dir {quoted} N, or dograh doctor --dir {quoted} --fix"
-
-
 def test_weight_one_is_left_alone(install, capsys):
     edit_nginx(install, SERVER_8002, "server api:8002 weight=1 max_fails=3 fail_timeout=10s;")
     before = (install / "nginx.conf").read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
+from dograh_installer.doctor.checks_cert_mounts import check_cert_mounts
 from dograh_installer.doctor.checks_certs import check_certs
 from dograh_installer.doctor.checks_compose import check_compose
 from dograh_installer.doctor.checks_env import check_env
@@ -35,5 +36,6 @@ def run_checks(directory: Path, nginx_syntax: bool = True) -> List[Finding]:
     findings += check_turn(files)
     findings += check_certs(files)
     findings += check_compose(files)
+    findings += check_cert_mounts(files)
     findings += check_syntax(files, nginx_syntax)
     return findings

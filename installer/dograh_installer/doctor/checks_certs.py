@@ -142,7 +142,9 @@ def _check_san(certificate: x509.Certificate, host: str) -> Finding:
     return Finding(
         "certs.san", ERROR,
         f"the certificate's subjectAltName has no {kind} for PUBLIC_HOST={host}{detail}: browsers reject it",
-        f"get a certificate for {host} from an ACME client such as certbot and point nginx.conf's "
-        "ssl_certificate and ssl_certificate_key at its certificate and key, or put a certificate whose "
+        f"get a certificate for {host} from an ACME client such as certbot, point nginx.conf's "
+        "ssl_certificate and ssl_certificate_key at its certificate and key, and mount their directory into "
+        "the nginx service (for certbot, add '/etc/letsencrypt:/etc/letsencrypt:ro' to the nginx volumes in "
+        "docker-compose.yaml); or put a certificate whose "
         f"subjectAltName lists {host} in certs/{CERT_NAME} with its own private key in certs/{KEY_NAME} "
         "(nginx fails to start when the key does not match)", GROUP)

@@ -15,7 +15,7 @@ NGINX_TARGET = "/etc/nginx/conf.d/default.conf"
 _WORKERS_REFERENCE = re.compile(r"^\$(?:FASTAPI_WORKERS|\{FASTAPI_WORKERS(?:[:]?[-?][^}]*)?\})$")
 
 
-def _service(document: Any, name: str) -> Optional[dict]:
+def service_definition(document: Any, name: str) -> Optional[dict]:
     services = document.get("services") if isinstance(document, dict) else None
     service = services.get(name) if isinstance(services, dict) else None
     return service if isinstance(service, dict) else None
@@ -61,7 +61,7 @@ def check_compose(files: InstallFiles) -> List[Finding]:
 
 
 def _check_nginx_mount(document: Any) -> Finding:
-    nginx = _service(document, "nginx")
+    nginx = service_definition(document, "nginx")
     mount = _nginx_conf_mount(nginx) if nginx is not None else None
     fix = f"mount '{NGINX_SOURCE}:{NGINX_TARGET}:ro' in the nginx service's volumes"
     if mount is None:
@@ -88,7 +88,7 @@ def _check_nginx_mount(document: Any) -> Finding:
 
 
 def _check_api_workers(document: Any) -> Finding:
-    api = _service(document, "api")
+    api = service_definition(document, "api")
     fix = "set 'FASTAPI_WORKERS: ${FASTAPI_WORKERS}' in the api service's environment"
     if api is None:
         return Finding("compose.api_workers", ERROR,
