@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from dograh_installer.live.fanout_probe import Handshake, split_upstream_header
-from dograh_installer.live.fanout_report import FanoutPlan, build_findings
+from dograh_installer.live.fanout_report import FanoutPlan, build_findings, merge_later_pass
 from dograh_installer.nginx_conf import parse_nginx_text, render_nginx_conf
 
 
@@ -29,7 +29,8 @@ def accepted(*upstreams: str) -> List[Handshake]:
 
 
 def assert_pasteable(fix: str) -> None:
-    assert " N " not in f"{fix} " and "dograh workers N" not in fix
+    assert " N " not in f"{fix} "
+    assert "dograh workers N" not in fix
 
 
 def by_id(findings):
@@ -81,7 +82,8 @@ def test_refused_worker_gets_a_process_fix():
     results = accepted("172.18.0.5:8003, 172.18.0.5:8000", "172.18.0.5:8001", "172.18.0.5:8002")
     failure = by_id(build_findings(plan_for(4, 3), results))["live.fanout.proxy_failure"]
     assert failure.fix.startswith("the API worker on port 8003 is not running: ")
-    assert LOGS in failure.fix and RECREATE in failure.fix
+    assert LOGS in failure.fix
+    assert RECREATE in failure.fix
     assert "dograh workers" not in failure.fix
 
 
@@ -94,7 +96,7 @@ def test_idle_listed_worker_gets_a_process_fix():
     assert "dograh workers" not in idle.fix
 
 
-def test_upstream_beyond_fastapi_workers_gets_workers_with_the_count():
+def test_extra_upstream_ports_get_workers_count():
     # nginx lists 8000-8005, FASTAPI_WORKERS=4 runs 8000-8003.
     results = accepted("172.18.0.5:8004, 172.18.0.5:8000", "172.18.0.5:8005, 172.18.0.5:8001",
                        "172.18.0.5:8002", "172.18.0.5:8003")
@@ -151,3 +153,17 @@ def test_pids_column_only_with_pids():
     shown = by_id(build_findings(plan_for(2, 2), with_pids))["live.fanout"]
     assert shown.details[0].endswith("pids")
     assert shown.details[1].split()[-1] == "1000"
+
+
+def test_later_pass_widens_the_fix():
+    # 8003 refused in the burst pass; 8001 died before the sequential pass.
+    plan = plan_for(4, 3)
+    burst = by_id(build_findings(plan, accepted("172.18.0.5:8003, 172.18.0.5:8000", "172.18.0.5:8001",
+                                                "172.18.0.5:8002")))
+    sequential = by_id(build_findings(plan, accepted("172.18.0.5:8001, 172.18.0.5:8000", "172.18.0.5:8002",
+                                                     "172.18.0.5:8000")))
+    for finding_id in ("live.fanout.proxy_failure", "live.fanout.idle_worker"):
+        merge_later_pass(burst[finding_id], sequential[finding_id], plan)
+        merged = burst[finding_id]
+        assert merged.details[-1] == sequential[finding_id].message
+        assert merged.fix.startswith("the API workers on port 8001, 8003 are not running: "), merged.fix

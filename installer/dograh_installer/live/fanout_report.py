@@ -115,16 +115,37 @@ def upstream_fix(plan: FanoutPlan) -> str:
             f"{commands.set_workers(plan.directory, count)}")
 
 
-def _failure_fix(plan: FanoutPlan, ports: List[int]) -> str:
-    """Split ``ports`` into workers that should run (a process fix) and ports the upstream should not list."""
+def ports_fix(plan: FanoutPlan, ports: List[int], unlisted: bool = False) -> str:
+    """Return the fix for listed workers on ``ports`` that failed or got nothing.
+
+    Ports that FASTAPI_WORKERS runs get a process fix, and ports beyond it
+    (or ``unlisted``: FASTAPI_WORKERS ports missing from the upstream) get
+    ``dograh workers`` with the FASTAPI_WORKERS count.
+    """
     beyond = [port for port in ports if plan.env_ports and port not in plan.env_ports]
     expected = [port for port in ports if port not in beyond]
     fixes = []
-    if expected or not beyond:
+    if expected or not (beyond or unlisted):
         fixes.append(process_fix(plan.directory, expected))
-    if beyond:
+    if beyond or unlisted:
         fixes.append(upstream_fix(plan))
     return "; ".join(fixes)
+
+
+def merge_later_pass(first: Finding, later: Finding, plan: FanoutPlan) -> None:
+    """Add a later pass's finding to the same problem that an earlier pass found.
+
+    The later message goes into the details, and the fix then covers the
+    ports of both passes, because a worker can die between them.
+    """
+    first.details.append(later.message)
+    if first.id == "live.fanout.proxy_failure":
+        ports = set(first.data["failed_ports"]) | set(later.data["failed_ports"])
+        first.fix = ports_fix(plan, sorted(ports))
+    elif first.id == "live.fanout.idle_worker":
+        ports = set(first.data["idle_upstream_ports"]) | set(later.data["idle_upstream_ports"])
+        unlisted = bool(first.data["unlisted_ports"] or later.data["unlisted_ports"])
+        first.fix = ports_fix(plan, sorted(ports), unlisted)
 
 
 def build_findings(plan: FanoutPlan, results: List[Handshake], notes_said: Optional[Set[str]] = None) -> List[Finding]:
@@ -235,11 +256,12 @@ def _handshake_failures(plan: FanoutPlan, results: List[Handshake], accepted: Li
         parts += [f"{n} handshake(s) got HTTP {status}" for status, n in sorted(proxy_statuses.items())]
         findings.append(Finding(
             id="live.fanout.proxy_failure", status=ERROR, group=GROUP,
-            data={"failed_upstreams": dict(tried_and_failed), "statuses": {str(k): v for k, v in proxy_statuses.items()}},
+            data={"failed_upstreams": dict(tried_and_failed), "failed_ports": failed_ports,
+                  "statuses": {str(k): v for k, v in proxy_statuses.items()}},
             message="nginx could not reach every upstream worker: " + "; ".join(parts)
                     + ". X-Dograh-Upstream lists every server nginx tried, so a failure shows even when "
                     "a retry on another worker succeeded",
-            fix=_failure_fix(plan, failed_ports),
+            fix=ports_fix(plan, failed_ports),
         ))
     rejected = Counter(result.status for result in results
                        if result.status is not None and result.status != 101 and result.status not in proxy_statuses)
@@ -292,23 +314,20 @@ def _worker_findings(plan: FanoutPlan, counts: Counter, pids: Dict[int, Counter]
     if idle_listed or unlisted:
         beyond = [port for port in idle_listed if plan.env_ports and port not in plan.env_ports]
         stopped = [port for port in idle_listed if port not in beyond]
-        parts, fixes = [], []
+        parts = []
         if stopped:
             parts.append(f"upstream worker(s) on port {_ranges(stopped)} received no connection "
                          "(not running, or failing)")
-            fixes.append(process_fix(plan.directory, stopped))
         if beyond:
             parts.append(f"upstream worker(s) on port {_ranges(beyond)} received no connection: "
                          f"FASTAPI_WORKERS={len(plan.env_ports)} runs no worker there")
         if unlisted:
             parts.append(f"FASTAPI_WORKERS={len(plan.env_ports)} runs worker(s) on port {_ranges(unlisted)} "
                          "that nginx's upstream does not list, so they sit idle")
-        if beyond or unlisted:
-            fixes.append(upstream_fix(plan))
         findings.append(Finding(
             id="live.fanout.idle_worker", status=ERROR, group=GROUP,
             data={"idle_upstream_ports": idle_listed, "unlisted_ports": unlisted, "not_running_ports": stopped},
-            message="; ".join(parts), fix="; ".join(fixes),
+            message="; ".join(parts), fix=ports_fix(plan, idle_listed, bool(unlisted)),
         ))
     busy = [counts[port] for port in listed if counts.get(port, 0) > 0]
     if held and len(busy) > 1 and max(busy) - min(busy) > 1:

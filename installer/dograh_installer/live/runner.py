@@ -17,7 +17,7 @@ from dograh_installer.findings import ERROR, Finding
 from dograh_installer.live import commands
 from dograh_installer.live.compose_checks import check_compose_workers
 from dograh_installer.live.fanout_probe import open_and_hold
-from dograh_installer.live.fanout_report import FanoutPlan, build_findings
+from dograh_installer.live.fanout_report import FanoutPlan, build_findings, merge_later_pass
 from dograh_installer.live.health import check_health
 from dograh_installer.live.idle import check_idle
 from dograh_installer.live.nginx_location import missing_upgrade_directives
@@ -144,7 +144,7 @@ async def _fanout(target: Target, passes: List[FanoutPlan]) -> List[Finding]:
             if len(passes) > 1:
                 finding.message = f"{plan.mode} pass: {finding.message}"
             if finding.id in problems:
-                problems[finding.id].details.append(finding.message)
+                merge_later_pass(problems[finding.id], finding, plan)
             else:
                 problems[finding.id] = finding
                 findings.append(finding)
