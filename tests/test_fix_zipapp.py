@@ -69,8 +69,10 @@ def test_fix_then_doctor_passes(pyz, shiv_root, tmp_path):
     env["PATH"] = f"{fake_bin}:{env['PATH']}"
 
     fixed = run_pyz(pyz, ["doctor", "--fix", "--yes"], env, cwd=tmp_path)
-    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    # The files are repaired, but the containers still run the old ones.
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
     assert "no Docker engine is running" in fixed.stdout
+    assert "the running stack uses the old ones" in fixed.stdout
     assert RECREATE in fixed.stdout
 
     doctor = run_pyz(pyz, ["doctor"], env, cwd=tmp_path)

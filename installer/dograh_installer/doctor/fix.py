@@ -84,8 +84,9 @@ def _restart(plan: FixPlan, restart: bool, as_json: bool, nginx: Optional[NginxC
         return {**result, "ran": False, "reason": "--no-restart"}
     reason = docker_compose.engine_unavailable_reason()
     if reason is not None:
-        _emit(["", f"Cannot recreate {names}: {reason}. To apply the change, run:\n  {command}"], as_json)
-        return {**result, "ran": False, "reason": reason}
+        _emit(["", f"Cannot recreate {names}: {reason}. The files are written, but the running stack uses "
+                   f"the old ones until you run:\n  {command}"], as_json)
+        return {**result, "ran": False, "reason": reason, "blocked": True}
     argv = recreate_argv(services)
     _emit(["", f"Recreating {names}: {docker_compose.shell_command(argv)}"], as_json)
     code = docker_compose.run_streaming(plan.directory, argv)
@@ -201,7 +202,11 @@ def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, 
     document.update(checked)
     if as_json:
         click.echo(json.dumps(document, indent=2))
-    if document["restart"].get("exit_code") or document["restart"].get("nginx_rejected") or refused:
+    restart_result = document["restart"]
+    # A change that is written but not live yet is not a success, as with
+    # 'install --start'. With --no-restart the person chose that, so the checks decide.
+    if restart_result.get("exit_code") or restart_result.get("nginx_rejected") or restart_result.get("blocked") \
+            or refused:
         return EXIT_PROBLEMS
     return checked["exit_code"]
 

@@ -253,8 +253,21 @@ def plan_recreate(plan: FixPlan) -> None:
     keys = set()
     if env_change is not None and env_change.content_changed:
         keys = touched_keys(env_change.old.decode("utf-8"), env_change.new.decode("utf-8"))
-    plan.recreate = services_to_recreate(plan.directory, keys,
-                                         nginx_change is not None and nginx_change.content_changed)
+    nginx_changed = nginx_change is not None and nginx_change.content_changed
+    upstream_changed = nginx_changed and _upstream_text(nginx_change.old) != _upstream_text(nginx_change.new)
+    plan.recreate = services_to_recreate(plan.directory, keys, nginx_changed, upstream_changed)
+
+
+def _upstream_text(nginx_bytes: bytes) -> Optional[str]:
+    """Return the lines of the ``upstream dograh_api`` block; None without one, or when nginx.conf does not parse."""
+    text = nginx_bytes.decode("utf-8", errors="replace")
+    try:
+        upstream = parse_nginx_text(text).upstream()
+    except NginxParseError:
+        return None
+    if upstream is None:
+        return None
+    return "\n".join(text.splitlines()[upstream.line - 1:upstream.end_line])
 
 
 def plan_workers(directory: Path, workers: int) -> FixPlan:

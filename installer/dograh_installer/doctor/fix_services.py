@@ -19,6 +19,7 @@ from dograh_installer.install import COMPOSE_NAME
 
 API = "api"
 NGINX = "nginx"
+WORKERS_KEY = "FASTAPI_WORKERS"
 # postgres reads POSTGRES_PASSWORD only when it initialises an empty data
 # volume, so recreating it changes nothing; --fix never changes that key.
 NOT_RECREATED = frozenset({"postgres"})
@@ -79,16 +80,22 @@ def _service_keys(directory: Path) -> Optional[Dict[str, Optional[Set[str]]]]:
     return found
 
 
-def services_to_recreate(directory: Path, env_keys: Set[str], nginx_changed: bool) -> List[str]:
+def services_to_recreate(directory: Path, env_keys: Set[str], nginx_changed: bool,
+                         upstream_changed: bool = False) -> List[str]:
     """Return the services to recreate, api and nginx first, for the given .env keys and nginx.conf change.
 
     nginx joins whenever the api is recreated: nginx resolves ``api`` once
     when it starts, and a recreated api container may get another address.
+    A changed upstream or FASTAPI_WORKERS recreates both: the api may still
+    run a worker count from before a hand edit of .env, which only a new
+    container reads.
     coturn reads turnserver.conf, not .env, in the compose file dograh
     writes, so a TURN_SECRET change recreates the api only and coturn is
     restarted for a turnserver.conf change (see ``doctor.fix``).
     """
     services: List[str] = []
+    if upstream_changed or WORKERS_KEY in env_keys:
+        services += [API, NGINX]
     if env_keys:
         service_keys = _service_keys(directory)
         if service_keys is None:
