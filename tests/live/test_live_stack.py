@@ -322,3 +322,6 @@ def test_zipapp_doctor_live_text_shows_table(tmp_path, pyz, shiv_root):
     counts = [int(re.search(rf"^\s+api:{port}\s+(\d+)\b", result.stdout, re.M).group(1)) for port in (8000, 8001, 8002)]
     assert sorted(counts) == [5, 5, 6]
     assert "worker(s) on port 8003 that nginx's upstream does not list" in result.stdout
+    # The fix names the install directory once and the FASTAPI_WORKERS count, ready to paste.
+    assert f"workers --dir {install} 4\n" in result.stdout
+    assert f"--dir {install} --dir" not in result.stdout
