@@ -12,6 +12,7 @@ from dograh_installer.errors import EXIT_OK, EXIT_PROBLEMS, InputError
 from dograh_installer.inputs import parse_bool
 from dograh_installer.install import InstallResult, InstallSettings, run_install
 from dograh_installer.install_inputs import resolve_install_settings
+from dograh_installer.invocation import program_command
 
 
 def _prompt(text: str, default: Optional[str], hide_input: bool, check: Callable[[str], object]) -> str:
@@ -67,7 +68,8 @@ def install_command(
     command = f"cd {shlex.quote(str(result.directory))} && sudo {docker_compose.shell_command(up)}"
     if not start:
         click.echo(f"\nNext: start the stack with\n  {command}")
-        click.echo(f"Then check it with\n  dograh doctor --dir {result.directory}")
+        doctor = f"{program_command()} doctor --dir {shlex.quote(str(result.directory))}"
+        click.echo(f"Then check it with\n  {doctor}")
         return EXIT_OK
     reason = docker_compose.engine_unavailable_reason()
     if reason is not None:

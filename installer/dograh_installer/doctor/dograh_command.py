@@ -6,6 +6,8 @@ import os
 import shlex
 from pathlib import Path
 
+from dograh_installer.invocation import program_command
+
 DEFAULT_DIRECTORY = "dograh"
 
 
@@ -23,15 +25,22 @@ def _is_default_directory(directory: Path) -> bool:
         return False
 
 
+def dograh_arguments(directory: Path, subcommand: str, *args: str) -> str:
+    """Return ``SUBCOMMAND [--dir PATH] ARGS…``: what follows the program in :func:`dograh_command`."""
+    words = [subcommand]
+    if not _is_default_directory(directory):
+        words += ["--dir", shlex.quote(str(directory))]
+    return " ".join(words + list(args))
+
+
 def dograh_command(directory: Path, subcommand: str, *args: str) -> str:
     """Return ``dograh SUBCOMMAND [--dir PATH] ARGS…`` for the install in ``directory``.
 
+    The program is named as :func:`invocation.program_command` finds it
+    (the zipapp's path when ``dograh`` on PATH is not this program).
     ``--dir`` is left out only for ``./dograh`` in the current directory,
     the default, and is shell-quoted so the line pastes as it is.
     DOGRAH_DIR is not relied on, because the shell the line is pasted
     into may not have it set.
     """
-    words = ["dograh", subcommand]
-    if not _is_default_directory(directory):
-        words += ["--dir", shlex.quote(str(directory))]
-    return " ".join(words + list(args))
+    return program_command() + " " + dograh_arguments(directory, subcommand, *args)

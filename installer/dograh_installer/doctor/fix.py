@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import click
 
 from dograh_installer import docker_compose
-from dograh_installer.doctor.dograh_command import dograh_command
+from dograh_installer.doctor.dograh_command import dograh_arguments, dograh_command
 from dograh_installer.doctor.fix_apply import (
     FixAbortedError,
     NginxCheck,
@@ -180,7 +180,7 @@ def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, 
             click.echo("Nothing was changed.")
             return EXIT_PROBLEMS
 
-    result = apply_plan(plan, pasteable[len("dograh "):])
+    result = apply_plan(plan, dograh_arguments(plan.directory, subcommand, *arguments))
     document["applied"] = True
     document["backups"] = [backup.name for backup in result.backups]
     written = [f"Wrote {change.name}" if change.content_changed else f"Set mode {change.new_mode:04o} on {change.name}"
