@@ -8,12 +8,14 @@ import click
 
 from dograh_installer import machine
 from dograh_installer.doctor.fix import execute_plan
-from dograh_installer.doctor.fix_plan import plan_workers
+from dograh_installer.doctor.fix_plan import plan_workers, require_install
 from dograh_installer.inputs import parse_workers, worker_warnings
 
 
 def workers_command(count: str, *, directory: Path, yes: bool, restart: bool, interactive: bool) -> int:
     workers = parse_workers(count, "N")
+    # A missing install is the error to fix first; sizing warnings would bury it.
+    require_install(directory)
     for message in worker_warnings(workers, machine.cpu_count(), machine.memory_bytes()):
         click.echo(f"warning: {message}", err=True)
     plan = plan_workers(directory, workers)

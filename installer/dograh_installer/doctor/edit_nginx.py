@@ -154,7 +154,7 @@ def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineE
         if not _owns_lines(directive, server.end_line, tokens):
             raise EditError(
                 f"nginx.conf line {server.line}: the server line shares its line with other directives; "
-                "put each 'server' directive of the upstream on its own line, then run the fix again"
+                "put each 'server' directive of the upstream on its own line, then run the command again"
             )
 
     expected_ports = list(range(FIRST_WORKER_PORT, FIRST_WORKER_PORT + workers))
@@ -209,7 +209,7 @@ def upstream_server_edits(config: NginxConfig, workers: int) -> Tuple[List[LineE
         if not _line_starts_with(tokens, anchor, expected):
             raise EditError(
                 f"nginx.conf line {anchor}: cannot add server lines before '{expected}' because other "
-                f"directives share its line; put '{expected}' on its own line, then run the fix again"
+                f"directives share its line; put '{expected}' on its own line, then run the command again"
             )
         edits.append(LineEdit(anchor, anchor - 1, new_lines))
     return edits, notes

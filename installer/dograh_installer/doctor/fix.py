@@ -23,7 +23,9 @@ from dograh_installer.doctor.fix_apply import (
 )
 from dograh_installer.doctor.fix_diff import render_diff
 from dograh_installer.doctor.fix_plan import FixPlan, plan_fix, plan_recreate
+from dograh_installer.doctor.checks import run_checks
 from dograh_installer.errors import EXIT_PROBLEMS
+from dograh_installer.findings import ERROR, Finding
 from dograh_installer.install import NGINX_NAME, TURN_NAME
 
 FIX_SCHEMA = "dograh.fix/1"
@@ -95,13 +97,13 @@ def _restart(plan: FixPlan, restart: bool, as_json: bool, nginx: Optional[NginxC
     return {**result, "ran": True, "exit_code": code}
 
 
-def _check_again(directory: Path, as_json: bool) -> Dict[str, Any]:
-    """Run the doctor's checks on the result and print the report (text mode)."""
+def _check_again(directory: Path, as_json: bool, findings: Optional[List[Finding]] = None) -> Dict[str, Any]:
+    """Run the doctor's checks on the result, unless given, and print the report (text mode)."""
     from dograh_installer.commands.doctor import stdout_supports_unicode, use_color
-    from dograh_installer.doctor.checks import run_checks
     from dograh_installer.doctor.report import exit_code, render_json, render_text
 
-    findings = run_checks(directory)
+    if findings is None:
+        findings = run_checks(directory)
     if not as_json:
         click.echo("")
         click.echo(render_text(findings, unicode_marks=stdout_supports_unicode(), color=use_color()))
@@ -157,9 +159,19 @@ def execute_plan(plan: FixPlan, *, yes: bool, restart: bool, interactive: bool, 
     if not plan.changes:
         # One message: "nothing to fix" would contradict the list of what
         # still needs a fix by hand.
-        lead = empty_message if not plan.skipped else "Nothing was changed."
-        _emit([lead] + _describe(plan), as_json)
-        checked = _check_again(plan.directory, as_json)
+        findings = run_checks(plan.directory)
+        errors = [finding for finding in findings if finding.status == ERROR]
+        if errors:
+            # The errors left are those --fix cannot repair; saying only
+            # "nothing to fix" would read as healthy.
+            count = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
+            verb = "need" if len(errors) > 1 else "needs"
+            lead = [f"Nothing was changed: {count} found by the checks below {verb} a manual fix:"]
+            lead += [f"  - {finding.message}  [{finding.id}]" for finding in errors]
+        else:
+            lead = [empty_message if not plan.skipped else "Nothing was changed."]
+        _emit(lead + _describe(plan), as_json)
+        checked = _check_again(plan.directory, as_json, findings)
         document.update(checked)
         if as_json:
             click.echo(json.dumps(document, indent=2))

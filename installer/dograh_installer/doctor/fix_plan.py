@@ -230,7 +230,13 @@ def plan_fix(directory: Path, from_nginx: bool) -> FixPlan:
         workers = _env_workers(plan, values.get(WORKERS_KEY))
 
     if nginx_text is not None:
-        _plan_nginx(plan, nginx_text, workers)
+        planned = _plan_nginx(plan, nginx_text, workers)
+        if planned is None and from_nginx:
+            # FASTAPI_WORKERS alone would contradict the upstream it was
+            # taken from, a new error that the next --fix cannot repair.
+            raise DograhError(
+                f"nothing was changed: {plan.skipped[-1]}. --from-nginx sets {WORKERS_KEY}={workers} only "
+                "together with the matching upstream")
     else:
         plan.skipped.append(f"{NGINX_NAME} is missing; restore it from a fresh install's nginx.conf")
 
