@@ -59,6 +59,7 @@ PYTHON=""
 ZIPAPP=""
 EXPECTED_SHA256=""
 COMMAND_TEMP=""
+INSTALLED_COMMAND=""
 
 die() {
     local code="$1"
@@ -274,6 +275,7 @@ install_command() {
         return 0
     fi
     COMMAND_TEMP=""
+    INSTALLED_COMMAND="$target"
 
     case ":$PATH:" in
         *":$dir:"*)
@@ -373,6 +375,9 @@ main() {
     export SHIV_ROOT
 
     install_command "$ZIPAPP"
+    # The zipapp runs from $WORK_DIR, which is removed on exit, so the
+    # commands its output suggests name the installed copy instead.
+    export DOGRAH_COMMAND="${INSTALLED_COMMAND:-dograh}"
 
     local status=0
     if [ "$SCRIPT_FROM_STDIN" -eq 1 ] && [ ! -t 0 ]; then

@@ -37,6 +37,7 @@ def started_as(monkeypatch):
     def start(argv0: str, path_dirs=()) -> None:
         monkeypatch.setattr(sys, "argv", [argv0, "doctor"])
         monkeypatch.setenv("PATH", os.pathsep.join([str(entry) for entry in path_dirs] + ["/usr/bin", "/bin"]))
+        monkeypatch.delenv("DOGRAH_COMMAND", raising=False)
     return start
 
 
@@ -103,6 +104,34 @@ def test_other_dograh_on_path_is_ignored(started_as, tmp_path):
     started_as(str(zipapp), [bin_dir])
 
     assert program_command() == str(zipapp)
+
+
+def test_installed_command_variable_wins(started_as, tmp_path, monkeypatch):
+    temporary = make_zip(tmp_path / "work" / "dograh.pyz", 0o600)
+    installed = make_zip(tmp_path / "my bin" / "dograh", 0o755)
+    started_as(str(temporary))
+    monkeypatch.setenv("DOGRAH_COMMAND", str(installed))
+
+    assert program_command() == shlex.quote(str(installed))
+
+
+def test_installed_command_on_path_is_dograh(started_as, tmp_path, monkeypatch):
+    temporary = make_zip(tmp_path / "work" / "dograh.pyz", 0o600)
+    installed = make_zip(tmp_path / "bin" / "dograh", 0o755)
+    started_as(str(temporary), [installed.parent])
+    monkeypatch.setenv("DOGRAH_COMMAND", str(installed))
+
+    assert program_command() == "dograh"
+
+
+@pytest.mark.parametrize("value", ["dograh", "relative/dograh", "/no/such/dograh"])
+def test_command_variable_values(started_as, tmp_path, monkeypatch, value):
+    zipapp = make_zip(tmp_path / "dist" / "dograh.pyz", 0o755)
+    started_as(str(zipapp))
+    monkeypatch.setenv("DOGRAH_COMMAND", value)
+
+    expected = "dograh" if value == "dograh" else str(zipapp)
+    assert program_command() == expected
 
 
 def test_dograh_command_names_the_zipapp(started_as, tmp_path):
@@ -195,3 +224,30 @@ def test_zipapp_doctor_fix_pastes(zipapp_off_path, shiv_root, tmp_path):
     assert "server api:8005" in (directory / "nginx.conf").read_text()
     after = run_pyz(zipapp_off_path, ["doctor", "--dir", str(directory)], env, cwd=elsewhere)
     assert after.returncode == 0, after.stdout
+
+
+SHIM = Path(__file__).resolve().parents[1] / "scripts" / "setup_remote.sh"
+
+
+@pytest.mark.parametrize("on_path", [False, True], ids=["bin-off-path", "bin-on-path"])
+def test_setup_remote_summary_names_command(pyz, tmp_path, on_path):
+    """setup_remote.sh runs a temporary copy, so the summary must name the command it installed."""
+    bin_dir = tmp_path / "my bin"
+    scratch = tmp_path / "scratch"
+    shiv = tmp_path / "shiv"
+    scratch.mkdir()
+    shiv.mkdir()
+    directory = tmp_path / "dograh"
+    search = f"{bin_dir}:/usr/bin:/bin" if on_path else "/usr/bin:/bin"
+    env = {"PATH": search, "TMPDIR": str(scratch), "SHIV_ROOT": str(shiv), "LANG": "C.UTF-8",
+           "DOGRAH_PYZ": str(pyz), "DOGRAH_BIN_DIR": str(bin_dir), "SERVER_IP": EXAMPLE_IP}
+
+    result = subprocess.run(["bash", str(SHIM), "--dir", str(directory)], env=env, cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    command = "dograh" if on_path else shlex.quote(str(bin_dir / "dograh"))
+    assert summary_doctor_line(result.stdout) == f"{command} doctor --dir {directory}"
+    pasted = subprocess.run(["sh", "-c", summary_doctor_line(result.stdout)], env=env, cwd=scratch,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr

@@ -16,6 +16,9 @@ import zipfile
 from typing import Optional
 
 COMMAND_NAME = "dograh"
+# setup_remote.sh runs a temporary copy of the zipapp and sets this to the
+# command it installed (or to plain ``dograh`` when it installed none).
+COMMAND_ENV = "DOGRAH_COMMAND"
 
 
 def running_zipapp() -> Optional[str]:
@@ -51,8 +54,16 @@ def program_command() -> str:
     the program runs from source (a checkout or a pip install, whose entry
     point is named ``dograh``). Otherwise the zipapp's absolute path is
     used, after ``python3`` when the file cannot be executed directly.
+    DOGRAH_COMMAND, when it is ``dograh`` or an absolute path to a file,
+    replaces the running zipapp.
     """
-    zipapp = running_zipapp()
+    named = os.environ.get(COMMAND_ENV, "")
+    if named == COMMAND_NAME:
+        return COMMAND_NAME
+    if os.path.isabs(named) and os.path.isfile(named):
+        zipapp: Optional[str] = named
+    else:
+        zipapp = running_zipapp()
     if zipapp is None:
         return COMMAND_NAME
     on_path = shutil.which(COMMAND_NAME)
