@@ -61,7 +61,7 @@ def test_from_nginx_shared_line_changes_nothing(install, capsys):
         run_fix(install, from_nginx=True, yes=True, restart=False, interactive=False, as_json=False)
 
     message = str(raised.value)
-    assert message.startswith("nothing was changed: ")
+    assert message.startswith("--from-nginx changed nothing: ")
     assert f"nginx.conf line {shared_line(install)}" in message
     assert "FASTAPI_WORKERS=5" in message
     assert snapshot(install) == before

@@ -235,8 +235,8 @@ def plan_fix(directory: Path, from_nginx: bool) -> FixPlan:
             # FASTAPI_WORKERS alone would contradict the upstream it was
             # taken from, a new error that the next --fix cannot repair.
             raise DograhError(
-                f"nothing was changed: {plan.skipped[-1]}. --from-nginx sets {WORKERS_KEY}={workers} only "
-                "together with the matching upstream")
+                f"--from-nginx changed nothing: it sets {WORKERS_KEY}={workers} only together with the matching "
+                f"upstream, which it cannot write. {plan.skipped[-1]}")
     else:
         plan.skipped.append(f"{NGINX_NAME} is missing; restore it from a fresh install's nginx.conf")
 
