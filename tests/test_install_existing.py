@@ -37,7 +37,8 @@ def test_existing_install_is_refused(pyz, shiv_root, tmp_path):
     assert "logged out" in result.stderr
     assert "TURN authentication" in result.stderr
     assert "certificate" in result.stderr
-    assert f"dograh doctor --dir {target}" in result.stderr
+    # The zipapp under test is not on PATH, so the hint names it by its path.
+    assert f"run: {os.path.abspath(pyz)} doctor --dir {target}" in result.stderr
     assert "DOGRAH_FORCE_OVERWRITE=1" in result.stderr
     assert tree_snapshot(target) == before
 
@@ -114,7 +115,7 @@ def test_locked_directory_is_rejected(pyz, shiv_root, tmp_path):
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"another dograh command is already working in {target}" in result.stderr
-    assert "run 'dograh install' again" in result.stderr
+    assert f"run '{os.path.abspath(pyz)} install' again" in result.stderr
     assert sorted(entry.name for entry in target.iterdir()) == [".dograh.lock"]
 
     retry = install(pyz, shiv_root, target)

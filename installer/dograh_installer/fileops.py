@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from dograh_installer.errors import DograhError, LockedError
+from dograh_installer.invocation import program_command
 
 LOCK_NAME = ".dograh.lock"
 
@@ -104,7 +105,7 @@ def directory_lock(directory: Path, command: str) -> Iterator[None]:
     except OSError as exc:
         raise DograhError(
             f"cannot open the lock file {lock_path}: {exc.strerror}; make {directory} writable for this user "
-            f"and run 'dograh {command}' again"
+            f"and run '{program_command()} {command}' again"
         ) from exc
     try:
         try:
@@ -114,7 +115,7 @@ def directory_lock(directory: Path, command: str) -> Iterator[None]:
                 raise LockedError(
                     f"another dograh command is already working in {directory} "
                     f"(lock file {lock_path}); wait for it to finish, then run "
-                    f"'dograh {command}' again"
+                    f"'{program_command()} {command}' again"
                 ) from None
             raise
         yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -16,6 +17,7 @@ from dograh_installer.fileops import backup_file, backup_path, directory_lock, u
 from dograh_installer.install_commit import (
     StagedEntry, commit, discard_staged, pending_commit, recover_interrupted_commit, stage_file,
 )
+from dograh_installer.invocation import program_command
 from dograh_installer.nginx_conf import render_nginx_conf, worker_ports
 from dograh_installer.templates import render_template
 from dograh_installer.turn_conf import render_turnserver_conf
@@ -83,7 +85,7 @@ def existing_install_message(directory: Path) -> str:
         "Installing again would generate new secrets and certificates: everyone would be logged out\n"
         "(new OSS_JWT_SECRET), connected clients would fail TURN authentication (new TURN_SECRET),\n"
         "and the TLS certificate would be replaced.\n"
-        "To check or repair this install, run: dograh doctor --dir " + str(directory) + "\n"
+        f"To check or repair this install, run: {program_command()} doctor --dir {shlex.quote(str(directory))}\n"
         "To replace it anyway (files are backed up, POSTGRES_PASSWORD is kept), run again with "
         "DOGRAH_FORCE_OVERWRITE=1."
     )

@@ -15,6 +15,7 @@ from dograh_installer.doctor.checks_syntax import first_error, permission_denied
 from dograh_installer.doctor.fix_plan import FileChange, FixPlan
 from dograh_installer.errors import DograhError
 from dograh_installer.install import CERTS_DIR, NGINX_NAME
+from dograh_installer.invocation import program_command
 from dograh_installer.nginx_runtime import find_nginx
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def apply_plan(plan: FixPlan, command: str) -> ApplyResult:
             if current != change.old:
                 raise FixAbortedError(
                     f"{change.path} changed while the fix was being planned; nothing was changed, "
-                    f"run 'dograh {command}' again"
+                    f"run '{program_command()} {command}' again"
                 )
 
         timestamp = fileops.utc_timestamp()
