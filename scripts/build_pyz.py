@@ -121,6 +121,8 @@ if sys.version_info < (3, 9):
 # refuses to map the bundled .so files from there. Like the version guard,
 # it must parse on Python 2.7, so it uses no f-strings, annotations or
 # keyword-only arguments.
+# TODO: probe flock as setup_remote.sh does. shiv retries a failing flock
+# forever, so a root on a mount without lock support hangs the first run.
 SHIV_ROOT_GUARD = """\
 def _dograh_usable_root(path, private):
     import os
