@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from dograh_installer.doctor.dograh_command import dograh_command
 from dograh_installer.errors import DograhError
 from dograh_installer.fileops import atomic_write, fsync_directory, write_temp_file
 
@@ -97,7 +98,7 @@ def _read_journal(journal: Path, directory: Path) -> Tuple[bool, List[StagedEntr
     except (ValueError, TypeError, KeyError) as exc:
         raise DograhError(
             f"{journal} is not a valid install journal ({exc}); restore the files from their .bak copies "
-            "or delete the journal and run 'dograh doctor'"
+            f"or delete the journal and run '{dograh_command(directory, 'doctor')}'"
         ) from exc
     for entry in entries:
         for name in (entry.staged, entry.final, entry.backup):

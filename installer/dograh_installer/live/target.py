@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, Optional
 from urllib.parse import urlsplit
 
+from dograh_installer.doctor.dograh_command import dograh_command
 from dograh_installer.errors import InputError, UsageError
 
 CERT_PATH = Path("certs") / "local.crt"
@@ -53,7 +54,7 @@ class Target:
             context = ssl.create_default_context(cafile=str(self.cert_file))
         except (OSError, ssl.SSLError) as exc:
             raise UsageError(f"cannot load the install's certificate {self.cert_file}: {exc}; "
-                             "run 'dograh doctor' to check the install directory") from exc
+                             f"run '{dograh_command(self.directory, 'doctor')}' to check the install directory") from exc
         self._context = context
         return context
 
