@@ -2,8 +2,8 @@
 """Build dist/dograh.pyz, a shiv zipapp that runs on CPython 3.9 to 3.14.
 
 Pure-Python dependencies come from requirements/zipapp.txt, resolved for
-Python 3.9. cffi and websockets ship a compiled module per Python version;
-their file names carry the version tag (``_cffi_backend.cpython-312-...so``),
+Python 3.9. cffi and websockets ship a compiled module per Python version.
+Their file names carry the version tag (``_cffi_backend.cpython-312-...so``),
 so the modules for every supported version sit side by side and each
 interpreter loads its own. cryptography uses the stable ABI (abi3), so one
 build serves them all. The zipapp targets this machine's architecture.
@@ -99,8 +99,8 @@ def build(output: Path) -> None:
 
 
 # shiv's own __main__ imports a bootstrap module that uses f-strings, which
-# an interpreter older than 3.6 cannot even compile; this one checks the
-# version first with syntax that Python 2.7 still reads.
+# an interpreter older than 3.6 cannot compile. This guard checks the
+# version first, with syntax that Python 2.7 still parses.
 VERSION_GUARD = """\
 import sys
 if sys.version_info < (3, 9):

@@ -87,7 +87,7 @@ def doctor(directory: Optional[str], as_json: bool, fix: bool, yes: bool, from_n
            live: bool, url: Optional[str], connections: Optional[int], ws_path: Optional[str],
            concurrency: Optional[int], hold: Optional[float], idle_check: Optional[float],
            live_timeout: Optional[float]) -> None:
-    """Find drift in an install directory and say how to fix each problem.
+    """Find drift in an install directory and print the fix for each problem.
 
     Exit codes: 0 healthy (warnings allowed), 1 problems found, 2 could not run.
     """

@@ -39,7 +39,7 @@ def engine_unavailable_reason() -> Optional[str]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"the Docker engine did not answer: {exc}"
     if info.returncode != 0 or not info.stdout.strip():
-        detail = (info.stderr.strip().splitlines() or ["no answer"])[-1]
+        detail = (info.stderr.strip().splitlines() or ["no output"])[-1]
         return f"no Docker engine is running ({detail})"
     return None
 

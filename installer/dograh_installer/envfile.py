@@ -64,8 +64,8 @@ def quote_value(value: str) -> str:
     """Return ``value`` as compose reads it back unchanged.
 
     Single quotes make compose take the value literally, with no ``$``
-    interpolation; a value containing a single quote or a line break cannot
-    be written that way and is rejected.
+    interpolation. A value containing a single quote or a line break cannot
+    be written that way, so it raises ValueError.
     """
     if _BARE_VALUE.fullmatch(value):
         return value

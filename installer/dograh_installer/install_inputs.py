@@ -35,8 +35,8 @@ def resolve_install_settings(
     """
     warnings: List[str] = []
 
-    # Directory and overwrite first: an existing install is refused before
-    # any prompt or warning, so nobody answers questions for nothing.
+    # Directory and overwrite first, so an existing install is rejected
+    # before the user answers any prompt or reads any warning.
     raw_force = environ.get("DOGRAH_FORCE_OVERWRITE", "")
     force = inputs.parse_bool(raw_force, "DOGRAH_FORCE_OVERWRITE") if raw_force else False
 

@@ -114,7 +114,8 @@ def test_upstream_lists_dead_workers(tmp_path):
     assert failure["data"]["failed_upstreams"]
     # FASTAPI_WORKERS=6 names these workers, so the configuration is right and the processes are not.
     for fix in (idle["fix"], failure["fix"]):
-        assert fix.startswith("the API worker") and " not running: " in fix, fix
+        assert fix.startswith("the API worker"), fix
+        assert " not running: " in fix, fix
         assert f"cd {install} && docker compose --profile remote up -d --force-recreate api nginx" in fix
         assert "dograh workers" not in fix
     fanout = findings["live.fanout"]

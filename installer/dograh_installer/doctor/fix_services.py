@@ -1,4 +1,4 @@
-"""Which compose services must be recreated after a fix, so the running stack uses the new files.
+"""Compose services to recreate after a fix, so the running stack uses the new files.
 
 compose substitutes ``.env`` into a service's definition only when it
 creates the container, so a container keeps the values it started with

@@ -1,4 +1,4 @@
-"""Questions the doctor asks of a parsed nginx.conf: which locations serve the API, inherited directives."""
+"""Lookups on a parsed nginx.conf: the locations that serve the API, and inherited directives."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Optional
 
-# What OpenSSL reports when a plain-HTTP server replies to a TLS ClientHello.
+# Reasons OpenSSL reports when a plain-HTTP server replies to a TLS ClientHello.
 # OpenSSL 3.0 reports "wrong version number" (checked against a loopback
 # http.server). NOTE: the other two are the reasons other OpenSSL releases
 # are known to give for the same case, not checked here.

@@ -1,4 +1,4 @@
-"""Where the live checks connect, and the TLS name and trust they verify with.
+"""Connection target of the live checks: the address, and the TLS name and trust anchor they verify.
 
 By default the checks connect to ``https://PUBLIC_HOST``. With ``--url`` they
 connect to that address instead, for example nginx on 127.0.0.1 through an
